@@ -1,0 +1,34 @@
+# One-command setup; every target installs what it needs first.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup test lint demo bench clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# The whole test suite (what .ci/run calls).
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+# The main job on the offline simulator: a multi-symbol rebalance, no keys needed.
+demo: $(STAMP)
+	ALCH_DATA_DIR=$${ALCH_DATA_DIR:-.demo} $(BIN)/alch sim reset
+	ALCH_DATA_DIR=$${ALCH_DATA_DIR:-.demo} $(BIN)/alch rebalance config/example-plan.toml --sim
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache

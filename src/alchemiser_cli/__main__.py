@@ -1,0 +1,3 @@
+from alchemiser_cli.cli.app import main
+
+main()

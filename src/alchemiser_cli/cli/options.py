@@ -1,0 +1,23 @@
+"""Options shared by commands (kept import-light so `alch --help` stays fast)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="One JSON object per line on stdout (for machines).")
+]
+SimOpt = Annotated[
+    bool, typer.Option("--sim", help="Use the offline simulator (no keys, virtual time).")
+]
+PaperOpt = Annotated[
+    bool, typer.Option("--paper", help="Use Alpaca paper trading (the default).")
+]
+LiveOpt = Annotated[
+    bool, typer.Option("--live", help="Trade real money on Alpaca (asks for confirmation).")
+]
+YesOpt = Annotated[
+    bool, typer.Option("--yes", "-y", help="Confirm --live without a prompt (needed under cron).")
+]

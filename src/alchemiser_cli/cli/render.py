@@ -1,0 +1,292 @@
+"""The only module that uses Rich. Everything the operator sees is drawn here.
+
+Three modes: a Rich live table on a TTY, plain stable lines when piped (cron),
+and ``--json``: one JSON object per line on stdout. Diagnostics go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import IO, Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from alchemiser_cli.core.events import (
+    CheckRow,
+    Event,
+    Notice,
+    Observer,
+    OrderAccepted,
+    OrderDone,
+    OrderProgress,
+    OrderSubmitFailed,
+    OrderSubmitting,
+    PhaseStarted,
+    PortfolioChecked,
+    QuoteTaken,
+    RunStarted,
+    StepFinished,
+    ValidationDone,
+)
+from alchemiser_cli.domain.money import normalize
+
+
+def fmt(value: Decimal | None, places: int | None = None) -> str:
+    if value is None:
+        return "-"
+    if places is not None:
+        return f"{value:.{places}f}"
+    return str(normalize(value))
+
+
+def price(value: Decimal | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.4f}" if value < 1 else f"{value:.2f}"
+
+
+@dataclass
+class _Row:
+    symbol: str
+    side: str = ""
+    qty: Decimal = Decimal(0)
+    step: str = ""
+    limit: Decimal | None = None
+    ratio: Decimal | None = None
+    status: str = "quoting"
+    filled_before: Decimal = Decimal(0)
+    filled_now: Decimal = Decimal(0)
+    avg: Decimal | None = None
+    slippage: Decimal | None = None
+    check: str = ""
+    phase: str = ""
+
+    @property
+    def filled(self) -> Decimal:
+        return self.filled_before + self.filled_now
+
+
+@dataclass
+class OrderBoard:
+    """State for the live table, updated from core events."""
+
+    rows: dict[str, _Row] = field(default_factory=dict)
+    phase: str = ""
+
+    def row(self, symbol: str) -> _Row:
+        if symbol not in self.rows:
+            self.rows[symbol] = _Row(symbol, phase=self.phase)
+        return self.rows[symbol]
+
+    def apply(self, event: Event) -> None:
+        if isinstance(event, PhaseStarted):
+            self.phase = event.phase
+        elif isinstance(event, OrderSubmitting):
+            r = self.row(event.symbol)
+            if not r.side:
+                r.qty = event.qty
+            r.side = event.side
+            r.filled_before = r.filled
+            r.filled_now = Decimal(0)
+            r.step = "market" if event.order_type == "market" else str(event.step)
+            r.limit, r.ratio, r.status = event.limit_price, event.ratio, "submitting"
+        elif isinstance(event, OrderAccepted):
+            self.row(event.symbol).status = event.status
+        elif isinstance(event, OrderProgress):
+            r = self.row(event.symbol)
+            r.status, r.filled_now = event.status, event.filled_qty
+        elif isinstance(event, StepFinished):
+            r = self.row(event.symbol)
+            r.status, r.filled_now = event.status, event.filled_qty
+        elif isinstance(event, OrderSubmitFailed):
+            self.row(event.symbol).status = f"submit {event.outcome}"
+        elif isinstance(event, ValidationDone):
+            self.row(event.symbol).check = "pass" if event.passed else "FAIL"
+        elif isinstance(event, OrderDone):
+            r = self.row(event.symbol)
+            r.side = r.side or event.side
+            r.qty = event.requested_qty or r.qty
+            r.avg, r.slippage, r.status = event.avg_price, event.slippage_bps, event.status
+
+    def table(self, title: str) -> Table:
+        table = Table(title=title, title_justify="left")
+        for name, justify in (("Phase", "left"), ("Symbol", "left"), ("Side", "left"),
+                              ("Step", "right"), ("Ratio", "right"), ("Limit", "right"),
+                              ("Status", "left"), ("Filled", "right"), ("Avg price", "right"),
+                              ("Slip bps", "right"), ("Check", "left")):
+            table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        for r in self.rows.values():
+            status_style = {"filled": "green", "failed": "red", "not_placed": "red",
+                            "partial": "yellow", "rejected": "red"}.get(r.status, "")
+            table.add_row(
+                r.phase, r.symbol, r.side, r.step, fmt(r.ratio), price(r.limit),
+                Text(r.status, style=status_style), f"{fmt(r.filled)}/{fmt(r.qty)}",
+                price(r.avg), fmt(r.slippage), Text(r.check, style="green" if r.check == "pass"
+                                                    else "bold red"),
+            )
+        return table
+
+
+def plain_line(event: Event) -> str | None:
+    """The stable one-line form of an event for non-TTY output (None: not shown)."""
+    if isinstance(event, RunStarted):
+        return f"run {event.run_id} ({event.command}, {event.broker})"
+    if isinstance(event, PhaseStarted):
+        return f"phase {event.phase}: {event.orders} order(s)"
+    if isinstance(event, QuoteTaken):
+        flags = "".join([
+            " zero-bid(estimated)" if event.zero_bid and not event.problem else "",
+            " zero-ask(estimated)" if event.zero_ask and not event.problem else "",
+            f" UNUSABLE:{event.problem}" if event.problem else "",
+            " (REST fallback)" if event.fallback else "",
+        ])
+        return (f"quote {event.symbol} {event.source} bid {price(event.bid)} ask "
+                f"{price(event.ask)} age {event.age_seconds:.1f}s{flags}")
+    if isinstance(event, OrderSubmitting):
+        how = (f"limit {price(event.limit_price)} ({fmt(event.ratio)} of spread)"
+               if event.order_type == "limit" else "market")
+        step = "market" if event.order_type == "market" else f"step {event.step}"
+        return (f"submit {event.symbol} {step}: {event.side} {fmt(event.qty)} {how} "
+                f"id {event.client_order_id}")
+    if isinstance(event, OrderSubmitFailed):
+        return f"submit {event.symbol} {event.outcome}: {event.message}"
+    if isinstance(event, StepFinished):
+        step = "market" if event.order_type == "market" else f"step {event.step}"
+        return (f"result {event.symbol} {step}: {event.status}, filled {fmt(event.filled_qty)}/"
+                f"{fmt(event.qty)} avg {price(event.avg_price)}, total {fmt(event.total_filled)},"
+                f" {event.seconds:g}s")
+    if isinstance(event, ValidationDone):
+        return f"check {event.symbol} {'pass' if event.passed else 'FAIL'}: {event.message}"
+    if isinstance(event, OrderDone):
+        tail = f" ({event.error})" if event.error else ""
+        slip = "" if event.slippage_bps is None else f", slippage {fmt(event.slippage_bps)} bps"
+        at = "" if event.fill_step is None else f", last fill at step {event.fill_step}"
+        return (f"done {event.symbol} {event.side} {event.status}: filled "
+                f"{fmt(event.filled_qty)}/{fmt(event.requested_qty)} avg "
+                f"{price(event.avg_price)}{slip}{at}, {event.seconds:g}s{tail}")
+    return None
+
+
+class Terminal:
+    """Output facade: stdout for data, stderr for diagnostics. Honours NO_COLOR/FORCE_COLOR."""
+
+    def __init__(self, *, json_mode: bool = False, stdout: IO[str] | None = None,
+                 stderr: IO[str] | None = None, is_tty: bool | None = None,
+                 secrets: Sequence[str] = ()) -> None:
+        self.stdout = stdout or sys.stdout
+        self.stderr = stderr or sys.stderr
+        self.json_mode = json_mode
+        self.is_tty = self.stdout.isatty() if is_tty is None else is_tty
+        if os.environ.get("FORCE_COLOR") and is_tty is None:
+            self.is_tty = True
+        self._secrets = [s for s in secrets if s]
+        no_color = bool(os.environ.get("NO_COLOR"))
+        self.out = Console(file=self.stdout, force_terminal=self.is_tty and not json_mode,
+                           no_color=no_color, highlight=False, soft_wrap=not self.is_tty)
+        self.err = Console(file=self.stderr, no_color=no_color, highlight=False, soft_wrap=True)
+
+    @property
+    def rich(self) -> bool:
+        return self.is_tty and not self.json_mode
+
+    def _clean(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def line(self, text: str) -> None:
+        self.stdout.write(self._clean(text) + "\n")
+        self.stdout.flush()
+
+    def json(self, obj: dict[str, Any]) -> None:
+        self.line(json.dumps(obj, sort_keys=True, default=str))
+
+    def error(self, message: str) -> None:
+        self.stderr.write(f"error: {self._clean(message)}\n")
+        self.stderr.flush()
+
+    def warn(self, message: str) -> None:
+        self.stderr.write(f"warning: {self._clean(message)}\n")
+        self.stderr.flush()
+
+    def info(self, message: str) -> None:
+        if self.json_mode:
+            return
+        self.stderr.write(self._clean(message) + "\n")
+
+    def confirm(self, prompt: str) -> bool:
+        self.stderr.write(f"{prompt} [y/N]: ")
+        self.stderr.flush()
+        answer = sys.stdin.readline().strip().lower()
+        return answer in {"y", "yes"}
+
+    @contextmanager
+    def live_events(self, title: str) -> Iterator[Observer]:
+        """An observer that shows the run: live table, plain lines, or JSON lines."""
+        if self.json_mode:
+            yield lambda event: self.json(event.to_dict())
+            return
+        if not self.is_tty:
+            def plain(event: Event) -> None:
+                if isinstance(event, Notice):
+                    self.warn(event.message) if event.level != "info" else self.info(event.message)
+                    return
+                text = plain_line(event)
+                if text is not None:
+                    self.line(text)
+            yield plain
+            return
+        board = OrderBoard()
+        with Live(board.table(title), console=self.out, auto_refresh=False,
+                  transient=False) as live:
+            def observe(event: Event) -> None:
+                if isinstance(event, Notice):
+                    live.console.print(Text(f"{event.level}: {self._clean(event.message)}",
+                                            style="yellow"))
+                    return
+                board.apply(event)
+                live.update(board.table(title), refresh=True)
+            yield observe
+
+    # -- tables ------------------------------------------------------------------------
+    def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[str]],
+              json_rows: Sequence[dict[str, Any]] | None = None) -> None:
+        if self.json_mode:
+            for obj in json_rows or [dict(zip(columns, r, strict=True)) for r in rows]:
+                self.json(obj)
+            return
+        if not self.is_tty:
+            if title:
+                self.line(title)
+            widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c)
+                      for i, c in enumerate(columns)]
+            self.line("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+            for r in rows:
+                self.line("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+            return
+        table = Table(title=title or None, title_justify="left")
+        for c in columns:
+            table.add_column(c)
+        for r in rows:
+            table.add_row(*[self._clean(v) for v in r])
+        self.out.print(table)
+
+    def check_table(self, rows: Sequence[CheckRow]) -> None:
+        self.table(
+            "Post-trade portfolio check",
+            ["Symbol", "Target wt", "Expected", "Actual", "Diff", "Result"],
+            [[r.symbol, fmt(r.target_weight), fmt(r.expected_qty), fmt(r.actual_qty),
+              fmt(r.difference), "pass" if r.passed else "FAIL"] for r in rows],
+        )
+
+    def print_event_summary(self, event: PortfolioChecked) -> None:
+        self.check_table(event.rows)

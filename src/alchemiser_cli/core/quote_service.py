@@ -1,0 +1,97 @@
+"""Quote service: streaming first (subscribed before waiting), REST fallback.
+
+Every quote, whichever path it came from, is assessed by the same rules
+(age, crossing, zero sides, width) and reported as a ``QuoteTaken`` event, which
+is what ``alch metrics`` aggregates.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from alchemiser_cli.brokers.port import Broker, BrokerError
+from alchemiser_cli.clock import Clock
+from alchemiser_cli.core.events import Notice, Observer, QuoteTaken
+from alchemiser_cli.domain.money import ZERO
+from alchemiser_cli.domain.quotes import (
+    AssessedQuote,
+    Quote,
+    QuotePolicy,
+    QuoteProblem,
+    QuoteSource,
+    assess_quote,
+)
+
+
+class QuoteService:
+    def __init__(self, broker: Broker, clock: Clock, policy: QuotePolicy,
+                 stream_timeout: float, emit: Observer) -> None:
+        self._broker = broker
+        self._clock = clock
+        self._policy = policy
+        self._timeout = stream_timeout
+        self._emit = emit
+        self._subscribed: set[str] = set()
+        self._stream_ok = True
+        self.metrics: Counter[str] = Counter()
+
+    async def subscribe(self, symbols: Iterable[str]) -> None:
+        """Subscribe up front (a rebalance subscribes every symbol at once)."""
+        new = sorted(set(symbols) - self._subscribed)
+        if not new:
+            return
+        ok = await self._broker.subscribe_quotes(new)
+        self._subscribed.update(new)
+        if not ok and self._stream_ok:
+            self._emit(Notice("warning", "quote stream unavailable; using REST quotes"))
+        self._stream_ok = ok
+
+    async def quote(self, symbol: str) -> AssessedQuote:
+        await self.subscribe([symbol])
+        fallback = False
+        if self._stream_ok:
+            streamed = await self._broker.stream_quote(symbol, self._timeout)
+            if streamed is not None:
+                assessed = self._assess(streamed, QuoteSource.STREAM, fallback=False)
+                if assessed.usable:
+                    return assessed
+            fallback = True
+        try:
+            rest = await self._broker.latest_quote(symbol)
+        except BrokerError as exc:
+            self._emit(Notice("warning", f"REST quote failed: {exc}", symbol))
+            rest = None
+        if rest is None:
+            return self._missing(symbol, fallback)
+        return self._assess(rest, QuoteSource.REST, fallback=fallback)
+
+    def _assess(self, quote: Quote, source: QuoteSource, *, fallback: bool) -> AssessedQuote:
+        assessed = assess_quote(quote, source, self._clock.now(), self._policy)
+        self.metrics[source.value] += 1
+        if assessed.zero_bid:
+            self.metrics["zero_bid"] += 1
+        if assessed.zero_ask:
+            self.metrics["zero_ask"] += 1
+        if assessed.problem is not None:
+            self.metrics[assessed.problem.value] += 1
+        self._emit(QuoteTaken(
+            symbol=quote.symbol, source=source.value, bid=assessed.bid, ask=assessed.ask,
+            raw_bid=quote.bid, raw_ask=quote.ask, age_seconds=assessed.age_seconds,
+            zero_bid=assessed.zero_bid, zero_ask=assessed.zero_ask,
+            problem=None if assessed.problem is None else assessed.problem.value,
+            fallback=fallback, at=self._clock.now(),
+        ))
+        return assessed
+
+    def _missing(self, symbol: str, fallback: bool) -> AssessedQuote:
+        now = self._clock.now()
+        quote = Quote(symbol, ZERO, ZERO, ZERO, ZERO, now)
+        self.metrics[QuoteProblem.MISSING.value] += 1
+        self._emit(QuoteTaken(
+            symbol=symbol, source=QuoteSource.NONE.value, bid=ZERO, ask=ZERO, raw_bid=ZERO,
+            raw_ask=ZERO, age_seconds=0.0, zero_bid=True, zero_ask=True,
+            problem=QuoteProblem.MISSING.value, fallback=fallback, at=now,
+        ))
+        return AssessedQuote(quote, QuoteSource.NONE, ZERO, ZERO, 0.0, True, True,
+                             QuoteProblem.MISSING)

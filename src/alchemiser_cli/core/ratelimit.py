@@ -1,0 +1,161 @@
+"""One request budget shared by every REST call of a process.
+
+A token bucket whose burst plus one minute of refill never exceeds the
+per-minute limit, so no 60-second window can exceed it. A 429 pauses the whole
+bucket for the time the broker asked for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+from alchemiser_cli.brokers.port import (
+    Broker,
+    NotFoundError,
+    RateLimitedError,
+    TransientBrokerError,
+)
+from alchemiser_cli.clock import Clock
+from alchemiser_cli.domain.orders import (
+    Account,
+    Asset,
+    MarketClock,
+    Order,
+    OrderRequest,
+    Position,
+    TradeUpdate,
+)
+from alchemiser_cli.domain.quotes import Quote
+
+T = TypeVar("T")
+
+
+class RateLimiter:
+    def __init__(self, clock: Clock, per_minute: int) -> None:
+        self._clock = clock
+        self.capacity = max(1, per_minute // 10)
+        self.rate = (per_minute - self.capacity) / 60.0 if per_minute > 1 else per_minute / 60.0
+        self._tokens = float(self.capacity)
+        self._updated: float | None = None
+        self._paused_until = 0.0
+        self._lock = asyncio.Lock()
+        self.acquired = 0
+        self.waited_seconds = 0.0
+
+    def _refill(self) -> None:
+        now = self._clock.monotonic()
+        if self._updated is not None:
+            self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
+        self._updated = now
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            start = self._clock.monotonic()
+            while True:
+                self._refill()
+                now = self._clock.monotonic()
+                if now < self._paused_until:
+                    await self._clock.sleep(self._paused_until - now)
+                    continue
+                if self._tokens >= 1.0:
+                    self._tokens -= 1.0
+                    self.acquired += 1
+                    self.waited_seconds += self._clock.monotonic() - start
+                    return
+                await self._clock.sleep((1.0 - self._tokens) / self.rate)
+
+    def pause(self, seconds: float) -> None:
+        self._paused_until = max(self._paused_until, self._clock.monotonic() + seconds)
+        self._tokens = 0.0
+
+
+class GuardedBroker:
+    """Wraps any Broker: every REST call takes a token; reads are retried, writes never blind.
+
+    Reads (and cancels, which are idempotent) are retried on transient errors with
+    backoff, honouring Retry-After on 429. Submissions are never retried here: the
+    placement core resolves an unknown outcome by looking up the client_order_id.
+    """
+
+    def __init__(self, inner: Broker, limiter: RateLimiter, clock: Clock, *, attempts: int = 4,
+                 backoff_seconds: float = 0.5) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self._limiter = limiter
+        self._clock = clock
+        self._attempts = attempts
+        self._backoff = backoff_seconds
+        self.requests: dict[str, int] = {}
+
+    async def _call(self, kind: str, fn: Callable[[], Awaitable[T]], *, retry: bool) -> T:
+        attempt = 0
+        while True:
+            attempt += 1
+            await self._limiter.acquire()
+            self.requests[kind] = self.requests.get(kind, 0) + 1
+            try:
+                return await fn()
+            except RateLimitedError as exc:
+                self._limiter.pause(exc.retry_after or self._backoff * 2**attempt)
+                if not retry or attempt >= self._attempts:
+                    raise
+            except TransientBrokerError:
+                if not retry or attempt >= self._attempts:
+                    raise
+                await self._clock.sleep(self._backoff * 2 ** (attempt - 1))
+
+    async def get_account(self) -> Account:
+        return await self._call("account", self.inner.get_account, retry=True)
+
+    async def get_clock(self) -> MarketClock:
+        return await self._call("clock", self.inner.get_clock, retry=True)
+
+    async def get_asset(self, symbol: str) -> Asset:
+        return await self._call("asset", lambda: self.inner.get_asset(symbol), retry=True)
+
+    async def get_positions(self) -> list[Position]:
+        return await self._call("positions", self.inner.get_positions, retry=True)
+
+    async def get_position(self, symbol: str) -> Position | None:
+        return await self._call("position", lambda: self.inner.get_position(symbol), retry=True)
+
+    async def latest_quote(self, symbol: str) -> Quote | None:
+        return await self._call("quote", lambda: self.inner.latest_quote(symbol), retry=True)
+
+    async def subscribe_quotes(self, symbols: Sequence[str]) -> bool:
+        return await self.inner.subscribe_quotes(symbols)
+
+    async def stream_quote(self, symbol: str, timeout: float) -> Quote | None:
+        return await self.inner.stream_quote(symbol, timeout)
+
+    async def submit_order(self, request: OrderRequest) -> Order:
+        return await self._call("submit", lambda: self.inner.submit_order(request), retry=False)
+
+    async def get_order(self, order_id: str) -> Order:
+        return await self._call("order", lambda: self.inner.get_order(order_id), retry=True)
+
+    async def get_order_by_client_id(self, client_order_id: str) -> Order | None:
+        async def lookup() -> Order | None:
+            try:
+                return await self.inner.get_order_by_client_id(client_order_id)
+            except NotFoundError:
+                return None
+
+        return await self._call("order_by_client_id", lookup, retry=True)
+
+    async def list_open_orders(self) -> list[Order]:
+        return await self._call("open_orders", self.inner.list_open_orders, retry=True)
+
+    async def cancel_order(self, order_id: str) -> None:
+        await self._call("cancel", lambda: self.inner.cancel_order(order_id), retry=True)
+
+    async def trade_stream_ok(self) -> bool:
+        return await self.inner.trade_stream_ok()
+
+    async def wait_order_update(self, order_id: str, timeout: float) -> TradeUpdate | None:
+        return await self.inner.wait_order_update(order_id, timeout)
+
+    async def close(self) -> None:
+        await self.inner.close()

@@ -1,0 +1,221 @@
+"""The local audit journal: SQLite in WAL mode, one file per data directory.
+
+Every quote, order submission (written *before* the POST), order update, step,
+validation and portfolio check is an event row; ``orders`` keeps the latest
+known state of each client_order_id. ``metrics``, ``runs`` and ``show`` read it.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import string
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from alchemiser_cli.core.events import (
+    Event,
+    OrderAccepted,
+    OrderSubmitFailed,
+    OrderSubmitting,
+    RunFinished,
+    RunStarted,
+    StepFinished,
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, command TEXT NOT NULL, broker TEXT NOT NULL,
+    started_at TEXT NOT NULL, finished_at TEXT, status TEXT NOT NULL, exit_code INTEGER,
+    summary TEXT
+);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, kind TEXT NOT NULL,
+    symbol TEXT, client_order_id TEXT, data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_run ON events(run_id, kind);
+CREATE TABLE IF NOT EXISTS orders (
+    client_order_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, symbol TEXT NOT NULL,
+    side TEXT NOT NULL, order_type TEXT NOT NULL, step INTEGER NOT NULL, qty TEXT NOT NULL,
+    limit_price TEXT, state TEXT NOT NULL, order_id TEXT, filled_qty TEXT, avg_price TEXT,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL
+);
+"""
+
+_ALPHABET = string.ascii_lowercase + string.digits
+
+
+class JournalError(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    run_id: str
+    command: str
+    broker: str
+    started_at: str
+    finished_at: str | None
+    status: str
+    exit_code: int | None
+    summary: dict[str, Any]
+
+
+class Journal:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, isolation_level=None, timeout=10)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+        except (sqlite3.Error, OSError) as exc:
+            raise JournalError(f"journal {path} is not writable: {exc}") from exc
+        self.run_id: str | None = None
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            yield self._db
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise JournalError(f"journal write failed: {exc}") from exc
+
+    def installation_id(self) -> str:
+        """Three random characters fixed per journal, so ids from two machines never clash."""
+        with self._tx() as db:
+            row = db.execute("SELECT value FROM meta WHERE key='installation'").fetchone()
+            if row:
+                return str(row[0])
+            value = "".join(secrets.choice(_ALPHABET) for _ in range(3))
+            db.execute("INSERT INTO meta VALUES ('installation', ?)", (value,))
+            return value
+
+    def new_run_id(self, at: datetime) -> str:
+        """``YYMMDDHHMMSS`` + installation id + run counter: short and unique."""
+        inst = self.installation_id()
+        seq = self._next_seq()
+        return f"{at:%y%m%d%H%M%S}{inst}{seq % 1000:03d}"
+
+    def _next_seq(self) -> int:
+        row = self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM runs").fetchone()
+        return int(row[0])
+
+    # -- observer ---------------------------------------------------------------------
+    def __call__(self, event: Event) -> None:
+        data = event.to_dict()
+        if isinstance(event, RunStarted):
+            self.run_id = event.run_id
+            with self._tx() as db:
+                db.execute(
+                    "INSERT INTO runs(run_id, seq, command, broker, started_at, status) "
+                    "VALUES (?, ?, ?, ?, ?, 'running')",
+                    (event.run_id, self._next_seq(), event.command, event.broker,
+                     event.at.isoformat()),
+                )
+            return
+        if self.run_id is None:
+            raise JournalError("event recorded before the run started")
+        symbol = data.get("symbol")
+        cid = data.get("client_order_id")
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO events(run_id, kind, symbol, client_order_id, data) VALUES (?,?,?,?,?)",
+                (self.run_id, event.kind, symbol, cid, json.dumps(data, sort_keys=True)),
+            )
+            self._update_tables(db, event)
+
+    def _update_tables(self, db: sqlite3.Connection, event: Event) -> None:
+        if isinstance(event, OrderSubmitting):
+            db.execute(
+                "INSERT INTO orders VALUES (?,?,?,?,?,?,?,?,'submitting',NULL,'0',NULL,?,?)",
+                (event.client_order_id, self.run_id, event.symbol, event.side, event.order_type,
+                 event.step, str(event.qty),
+                 None if event.limit_price is None else str(event.limit_price),
+                 event.at.isoformat(), event.at.isoformat()),
+            )
+        elif isinstance(event, OrderAccepted):
+            db.execute(
+                "UPDATE orders SET state=?, order_id=?, updated_at=? WHERE client_order_id=?",
+                (event.status, event.order_id, event.at.isoformat(), event.client_order_id),
+            )
+        elif isinstance(event, OrderSubmitFailed):
+            db.execute(
+                "UPDATE orders SET state=?, updated_at=? WHERE client_order_id=?",
+                (f"submit_{event.outcome}", event.at.isoformat(), event.client_order_id),
+            )
+        elif isinstance(event, StepFinished):
+            db.execute(
+                "UPDATE orders SET state=?, order_id=?, filled_qty=?, avg_price=?, updated_at=? "
+                "WHERE client_order_id=?",
+                (event.status, event.order_id, str(event.filled_qty),
+                 None if event.avg_price is None else str(event.avg_price),
+                 event.at.isoformat(), event.client_order_id),
+            )
+        elif isinstance(event, RunFinished):
+            db.execute(
+                "UPDATE runs SET finished_at=?, status=?, exit_code=?, summary=? WHERE run_id=?",
+                (None if event.at is None else event.at.isoformat(), event.status,
+                 event.exit_code, json.dumps(event.to_dict()["summary"], sort_keys=True),
+                 event.run_id),
+            )
+
+    # -- readers ----------------------------------------------------------------------
+    def runs(self, limit: int = 20) -> list[RunRow]:
+        rows = self._db.execute(
+            "SELECT run_id, command, broker, started_at, finished_at, status, exit_code, summary "
+            "FROM runs ORDER BY seq DESC LIMIT ?", (limit,)
+        ).fetchall()
+        return [RunRow(*r[:7], json.loads(r[7]) if r[7] else {}) for r in rows]
+
+    def events(self, run_id: str | None = None, kinds: tuple[str, ...] = (),
+               since: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT e.data FROM events e JOIN runs r ON r.run_id = e.run_id WHERE 1=1"
+        args: list[Any] = []
+        if run_id is not None:
+            sql += " AND e.run_id = ?"
+            args.append(run_id)
+        if kinds:
+            sql += f" AND e.kind IN ({','.join('?' * len(kinds))})"
+            args.extend(kinds)
+        if since is not None:
+            sql += " AND r.started_at >= ?"
+            args.append(since)
+        sql += " ORDER BY e.seq"
+        return [json.loads(r[0]) for r in self._db.execute(sql, args).fetchall()]
+
+    def orders(self, run_id: str | None = None) -> list[dict[str, Any]]:
+        cur = self._db.execute(
+            "SELECT * FROM orders" + (" WHERE run_id = ?" if run_id else "") + " ORDER BY created_at",
+            (run_id,) if run_id else (),
+        )
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def find_run(self, prefix: str) -> RunRow | None:
+        rows = self._db.execute(
+            "SELECT run_id FROM runs WHERE run_id LIKE ? ORDER BY seq DESC", (prefix + "%",)
+        ).fetchall()
+        if len(rows) != 1:
+            return None
+        return next((r for r in self.runs(10**6) if r.run_id == rows[0][0]), None)
+
+    def mark_interrupted(self) -> list[str]:
+        """Runs left 'running' by a crashed process (the caller holds the lock)."""
+        with self._tx() as db:
+            rows = [r[0] for r in db.execute("SELECT run_id FROM runs WHERE status='running'")]
+            db.execute("UPDATE runs SET status='interrupted' WHERE status='running'")
+        return rows

@@ -1,0 +1,196 @@
+"""Settings: flags > environment (``ALCH_*``, ``APCA_*``) > config file > defaults.
+
+Config file: ``--config PATH`` or ``ALCH_CONFIG``; otherwise the first of
+``./config/alch.toml`` and ``$XDG_CONFIG_HOME/alch/config.toml`` that exists.
+Unknown keys are rejected so a typo never silently falls back to a default.
+Secrets are ``SecretStr`` and never rendered.
+"""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from alchemiser_cli.domain.intents import Urgency
+from alchemiser_cli.domain.ladder import WalkProfile, validate_ratios
+from alchemiser_cli.domain.quotes import QuotePolicy
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProfileSettings(_Section):
+    ratios: tuple[Decimal, ...] = (Decimal("0.75"), Decimal("0.85"), Decimal("0.95"))
+    step_wait_seconds: float = Field(30.0, gt=0)
+    market_wait_seconds: float = Field(30.0, gt=0)
+
+    @field_validator("ratios")
+    @classmethod
+    def _ratios(cls, value: tuple[Decimal, ...]) -> tuple[Decimal, ...]:
+        validate_ratios(value)
+        return value
+
+    def to_profile(self) -> WalkProfile:
+        return WalkProfile(self.ratios, self.step_wait_seconds, self.market_wait_seconds)
+
+
+def _default_profiles() -> dict[Urgency, ProfileSettings]:
+    return {
+        Urgency.LOW: ProfileSettings(
+            ratios=(Decimal("0.6"), Decimal("0.75"), Decimal("0.85"), Decimal("0.95")),
+            step_wait_seconds=60.0,
+        ),
+        Urgency.MEDIUM: ProfileSettings(),
+        Urgency.HIGH: ProfileSettings(ratios=()),
+    }
+
+
+class QuoteSettings(_Section):
+    stream_timeout_seconds: float = Field(5.0, gt=0)
+    max_age_seconds: float = Field(10.0, gt=0)
+    max_spread_bps: Decimal = Field(Decimal("500"), gt=0)
+
+    def to_policy(self) -> QuotePolicy:
+        return QuotePolicy(max_age_seconds=self.max_age_seconds, max_spread_bps=self.max_spread_bps)
+
+
+class ExecutionSettings(_Section):
+    cancel_confirm_seconds: float = Field(10.0, gt=0)
+    poll_interval_seconds: float = Field(1.0, gt=0)
+    validation_tolerance: Decimal = Field(Decimal("0.001"), ge=0)
+    validation_timeout_seconds: float = Field(30.0, gt=0)
+    rate_limit_per_minute: int = Field(200, gt=0)
+    max_concurrent_orders: int = Field(32, gt=0)
+
+
+class GuardSettings(_Section):
+    max_order_notional: Decimal = Field(Decimal("100000"), gt=0)
+    max_turnover_fraction: Decimal = Field(Decimal("1.0"), gt=0)
+    #: Buys are sized so that price moves up to this fraction still fit the cash.
+    buy_price_reserve: Decimal = Field(Decimal("0.005"), ge=0, lt=1)
+
+
+class SimSettings(_Section):
+    seed: int = 7
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Build it with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ALCH_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+    )
+
+    api_key_id: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("api_key_id", "APCA_API_KEY_ID", "ALCH_API_KEY_ID")
+    )
+    api_secret_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("api_secret_key", "APCA_API_SECRET_KEY", "ALCH_API_SECRET_KEY"),
+    )
+    trading_url: str | None = None
+    data_url: str | None = None
+    data_stream_url: str | None = None
+    trading_stream_url: str | None = None
+    feed: str = "iex"
+    data_dir: Path = Field(default_factory=lambda: _xdg("XDG_DATA_HOME", ".local/share") / "alch")
+    quotes: QuoteSettings = QuoteSettings()
+    execution: ExecutionSettings = ExecutionSettings()
+    guards: GuardSettings = GuardSettings()
+    profiles: dict[Urgency, ProfileSettings] = Field(default_factory=_default_profiles)
+    sim: SimSettings = SimSettings()
+
+    @field_validator("profiles")
+    @classmethod
+    def _all_profiles(cls, value: dict[Urgency, ProfileSettings]) -> dict[Urgency, ProfileSettings]:
+        merged = _default_profiles()
+        merged.update(value)
+        return merged
+
+    @field_validator("feed")
+    @classmethod
+    def _feed(cls, value: str) -> str:
+        if value not in {"iex", "sip"}:
+            raise ValueError("feed must be iex or sip")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _config_path_hint.get("path")
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    def profile(self, urgency: Urgency) -> WalkProfile:
+        return self.profiles[urgency].to_profile()
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(
+            self.api_key_id
+            and self.api_secret_key
+            and self.api_key_id.get_secret_value()
+            and self.api_secret_key.get_secret_value()
+        )
+
+    def secrets(self) -> list[str]:
+        """Secret values, so output filters can prove they never leak."""
+        return [
+            s.get_secret_value()
+            for s in (self.api_key_id, self.api_secret_key)
+            if s is not None and s.get_secret_value()
+        ]
+
+
+_config_path_hint: dict[str, Path | None] = {}
+
+
+def _xdg(var: str, fallback: str) -> Path:
+    base = os.environ.get(var)
+    return Path(base) if base else Path.home() / fallback
+
+
+def find_config_file(explicit: Path | None) -> Path | None:
+    """The config file to read, or None. An explicit path must exist."""
+    if explicit is None and os.environ.get("ALCH_CONFIG"):
+        explicit = Path(os.environ["ALCH_CONFIG"])
+    if explicit is not None:
+        if not explicit.is_file():
+            raise FileNotFoundError(f"config file {explicit} does not exist")
+        return explicit
+    for candidate in (Path("config/alch.toml"), _xdg("XDG_CONFIG_HOME", ".config") / "alch/config.toml"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build settings; ``overrides`` are flag values (highest precedence)."""
+    _config_path_hint["path"] = find_config_file(config_file)
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    finally:
+        _config_path_hint.clear()
