@@ -17,6 +17,7 @@ import typer
 from alchemiser_cli import __version__
 from alchemiser_cli.cli.commands.place import place
 from alchemiser_cli.cli.commands.quote import quote
+from alchemiser_cli.cli.commands.rebalance import rebalance
 from alchemiser_cli.cli.commands.sim import sim_app
 from alchemiser_cli.cli.context import AppContext
 from alchemiser_cli.domain.errors import AlchError, ExitCode
@@ -55,6 +56,7 @@ def root(
 
 app.command()(quote)
 app.command()(place)
+app.command()(rebalance)
 app.add_typer(sim_app, name="sim")
 
 

@@ -31,6 +31,7 @@ from alchemiser_cli.core.events import (
     OrderSubmitFailed,
     OrderSubmitting,
     PhaseStarted,
+    PlanReady,
     PortfolioChecked,
     QuoteTaken,
     RunStarted,
@@ -237,6 +238,9 @@ class Terminal:
             return
         if not self.is_tty:
             def plain(event: Event) -> None:
+                if isinstance(event, PlanReady | PortfolioChecked):
+                    self.event_table(event)
+                    return
                 if isinstance(event, Notice):
                     self.warn(event.message) if event.level != "info" else self.info(event.message)
                     return
@@ -252,6 +256,15 @@ class Terminal:
                 if isinstance(event, Notice):
                     live.console.print(Text(f"{event.level}: {self._clean(event.message)}",
                                             style="yellow"))
+                    return
+                if isinstance(event, PlanReady):
+                    title, columns, rows, _ = plan_rows(event)
+                    live.console.print(self._rich_table(title, columns, rows))
+                    return
+                if isinstance(event, PortfolioChecked):
+                    live.update(board.table(title), refresh=True)
+                    title_c, columns, rows = check_rows(event.rows)
+                    live.console.print(self._rich_table(title_c, columns, rows))
                     return
                 board.apply(event)
                 live.update(board.table(title), refresh=True)
@@ -273,20 +286,50 @@ class Terminal:
             for r in rows:
                 self.line("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
             return
+        self.out.print(self._rich_table(title, columns, rows))
+
+    def _rich_table(self, title: str, columns: Sequence[str],
+                    rows: Sequence[Sequence[str]]) -> Table:
         table = Table(title=title or None, title_justify="left")
         for c in columns:
             table.add_column(c)
         for r in rows:
-            table.add_row(*[self._clean(v) for v in r])
-        self.out.print(table)
+            styled = [Text(self._clean(v), style="bold red" if v == "FAIL" else "") for v in r]
+            table.add_row(*styled)
+        return table
 
-    def check_table(self, rows: Sequence[CheckRow]) -> None:
-        self.table(
-            "Post-trade portfolio check",
-            ["Symbol", "Target wt", "Expected", "Actual", "Diff", "Result"],
-            [[r.symbol, fmt(r.target_weight), fmt(r.expected_qty), fmt(r.actual_qty),
-              fmt(r.difference), "pass" if r.passed else "FAIL"] for r in rows],
-        )
+    def event_table(self, event: PlanReady | PortfolioChecked) -> None:
+        if isinstance(event, PlanReady):
+            title, columns, rows, objs = plan_rows(event)
+            self.table(title, columns, rows, objs)
+        else:
+            title, columns, rows = check_rows(event.rows)
+            self.table(title, columns, rows)
 
-    def print_event_summary(self, event: PortfolioChecked) -> None:
-        self.check_table(event.rows)
+
+def plan_rows(event: PlanReady) -> tuple[str, list[str], list[list[str]], list[dict[str, Any]]]:
+    title = (f"Plan {event.plan}: equity {event.equity:.2f}, cash {event.cash:.2f}, "
+             f"turnover {event.turnover:.2f}, est. cost {event.estimated_cost:.2f}"
+             + (" (dry run: nothing placed)" if event.dry_run else ""))
+    columns = ["Symbol", "Action", "Qty", "Price", "Notional", "Current", "Target", "Cur wt",
+               "Target wt", "Note"]
+    rows, objs = [], []
+    for t in event.trades:
+        rows.append([t.symbol, t.action.value, fmt(t.qty), price(t.price), f"{t.notional:.2f}",
+                     fmt(t.current_qty), fmt(t.target_qty), fmt(t.current_weight),
+                     fmt(t.target_weight), t.note])
+        objs.append({"symbol": t.symbol, "action": t.action.value, "qty": str(t.qty),
+                     "price": str(t.price), "notional": str(t.notional),
+                     "current_qty": str(t.current_qty), "target_qty": str(t.target_qty),
+                     "current_weight": str(t.current_weight),
+                     "target_weight": str(t.target_weight), "note": t.note})
+    return title, columns, rows, objs
+
+
+def check_rows(rows: Sequence[CheckRow]) -> tuple[str, list[str], list[list[str]]]:
+    return (
+        "Post-trade portfolio check",
+        ["Symbol", "Target wt", "Expected", "Actual", "Diff", "Result"],
+        [[r.symbol, fmt(r.target_weight), fmt(r.expected_qty), fmt(r.actual_qty),
+          fmt(r.difference), "pass" if r.passed else "FAIL"] for r in rows],
+    )

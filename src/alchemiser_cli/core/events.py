@@ -224,3 +224,18 @@ class EventBus:
     def __call__(self, event: Event) -> None:
         for observer in self._observers:
             observer(event)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanReady(Event):
+    """The trades a rebalance intends to make (also what --dry-run shows)."""
+
+    kind: ClassVar[str] = "plan"
+    plan: str
+    equity: Decimal
+    cash: Decimal
+    trades: tuple[Any, ...]  # PlannedTrade records
+    turnover: Decimal
+    estimated_cost: Decimal
+    dry_run: bool
+    at: datetime
