@@ -30,6 +30,7 @@ from alchemiser_cli.domain.orders import (
 from alchemiser_cli.domain.quotes import Quote
 
 T = TypeVar("T")
+_EPSILON = 1e-9
 
 
 class RateLimiter:
@@ -59,12 +60,12 @@ class RateLimiter:
                 if now < self._paused_until:
                     await self._clock.sleep(self._paused_until - now)
                     continue
-                if self._tokens >= 1.0:
-                    self._tokens -= 1.0
+                if self._tokens >= 1.0 - _EPSILON:  # float refill may land just short of 1
+                    self._tokens = max(self._tokens - 1.0, 0.0)
                     self.acquired += 1
                     self.waited_seconds += self._clock.monotonic() - start
                     return
-                await self._clock.sleep((1.0 - self._tokens) / self.rate)
+                await self._clock.sleep(max((1.0 - self._tokens) / self.rate, 1e-6))
 
     def pause(self, seconds: float) -> None:
         self._paused_until = max(self._paused_until, self._clock.monotonic() + seconds)

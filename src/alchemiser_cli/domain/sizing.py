@@ -101,11 +101,15 @@ def plan_trades(plan: Plan, equity: Decimal, positions: Mapping[str, Decimal],
         if abs(delta) * view.price < plan.min_order_notional:
             trades.append(replace(base, note="below minimum order"))
             continue
+        qty = quantize_qty(abs(delta), view.fractionable)  # whole shares where required
+        if qty == ZERO:
+            trades.append(replace(base, note="less than one whole share"))
+            continue
         if delta < ZERO:
-            action = Action.CLOSE if target == ZERO else Action.SELL
-            trades.append(replace(base, action=action, qty=-delta))
+            action = Action.CLOSE if qty == current else Action.SELL
+            trades.append(replace(base, action=action, qty=qty))
         else:
-            trades.append(replace(base, action=Action.BUY, qty=delta))
+            trades.append(replace(base, action=Action.BUY, qty=qty))
     order = {Action.CLOSE: 0, Action.SELL: 0, Action.BUY: 1, Action.HOLD: 2}
     return sorted(trades, key=lambda t: (order[t.action], t.symbol))
 

@@ -481,8 +481,7 @@ class SimBroker:
             qty = remaining
             if rng.random() < partial_p:
                 qty = self._partial(remaining, rng.uniform(0.1, 0.9))
-            if qty > ZERO:
-                self._fill(rec, qty, price)
+            self._fill(rec, qty, price)
         self._persist()
 
     @staticmethod
@@ -490,7 +489,7 @@ class SimBroker:
         raw = remaining * Decimal(str(round(fraction, 4)))
         step = Decimal(1) if remaining % 1 == 0 else FRACTIONAL_STEP
         qty = (raw / step).to_integral_value(rounding="ROUND_FLOOR") * step
-        return qty if ZERO < qty < remaining else ZERO
+        return qty if ZERO < qty < remaining else remaining  # too small to split: fill it all
 
     def _fill(self, rec: SimOrderRecord, qty: Decimal, price: Decimal) -> None:
         side = Side(rec.side)

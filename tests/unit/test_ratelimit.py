@@ -1,0 +1,39 @@
+import asyncio
+
+from alchemiser_cli.clock import LoopClock, run
+from alchemiser_cli.core.ratelimit import RateLimiter
+
+
+def test_no_sixty_second_window_exceeds_the_limit_and_throughput_is_close_to_it():
+    async def main():
+        clock = LoopClock()
+        limiter = RateLimiter(clock, 200)
+        stamps: list[float] = []
+
+        async def worker():
+            for _ in range(100):
+                await limiter.acquire()
+                stamps.append(clock.monotonic())
+
+        await asyncio.gather(*(worker() for _ in range(6)))
+        return stamps
+
+    stamps = sorted(run(main, virtual=True))
+    assert len(stamps) == 600
+    for i, start in enumerate(stamps):
+        in_window = sum(1 for t in stamps[i:] if t < start + 60)
+        assert in_window <= 200
+    assert stamps[-1] - stamps[0] < 60 * 600 / 200 * 1.1
+
+
+def test_a_429_pauses_the_whole_bucket():
+    async def main():
+        clock = LoopClock()
+        limiter = RateLimiter(clock, 200)
+        await limiter.acquire()
+        limiter.pause(5.0)
+        before = clock.monotonic()
+        await limiter.acquire()
+        return clock.monotonic() - before
+
+    assert run(main, virtual=True) >= 5.0

@@ -1,0 +1,245 @@
+"""The placement core against the simulator, in virtual time."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from decimal import Decimal
+
+from alchemiser_cli.core.events import Event, OrderSubmitting, QuoteTaken, StepFinished
+from alchemiser_cli.core.placement import PlacementConfig, PlacementService
+from alchemiser_cli.domain.intents import CloseType, OrderIntent, Side, Urgency
+from alchemiser_cli.domain.orders import OrderStatus
+from alchemiser_cli.domain.results import ExecutionStatus
+from alchemiser_cli.settings import load_settings
+from tests.conftest import Harness, run_sim
+
+BUY10 = OrderIntent("AAPL", Side.BUY, quantity=Decimal(10))
+
+
+def submitted(h: Harness) -> list[OrderSubmitting]:
+    return [e for e in h.events if isinstance(e, OrderSubmitting)]
+
+
+def test_unfilled_limits_walk_all_steps_then_market_in_virtual_time():
+    async def body(h: Harness):
+        h.sim.state.faults.limit_fills = False
+        return await h.placement.place(BUY10, id_base="alch-t-AAPL"), h
+
+    wall = time.perf_counter()
+    result, h = run_sim(body)
+    assert time.perf_counter() - wall < 1.0
+    assert result.status is ExecutionStatus.FILLED
+    assert [s.client_order_id for s in result.steps] == [
+        "alch-t-AAPL-1", "alch-t-AAPL-2", "alch-t-AAPL-3", "alch-t-AAPL-m"]
+    assert [s.status for s in result.steps] == [OrderStatus.CANCELED] * 3 + [OrderStatus.FILLED]
+    assert [s.ratio for s in result.steps[:3]] == [Decimal("0.75"), Decimal("0.85"), Decimal("0.95")]
+    assert result.fill_step == "market"
+    assert result.validation is not None and result.validation.passed
+    assert result.seconds >= 90  # three 30 s steps happened in virtual time
+    # a quote was taken before every step, not once per order
+    assert sum(isinstance(e, QuoteTaken) for e in h.events) == 4
+
+
+def test_each_step_prices_from_a_fresh_quote_and_climbs_toward_the_ask():
+    async def body(h: Harness):
+        h.sim.state.faults.limit_fills = False
+        return await h.placement.place(BUY10, id_base="alch-t-AAPL")
+
+    result = run_sim(body)
+    for step in result.steps[:3]:
+        assert step.bid is not None and step.ask is not None and step.limit_price is not None
+        assert step.bid <= step.limit_price <= step.ask
+        spread = step.ask - step.bid
+        assert abs(step.limit_price - (step.bid + step.ratio * spread)) < Decimal("0.01")
+
+
+def test_a_fill_during_the_cancel_is_counted_and_nothing_is_reordered():
+    async def body(h: Harness):
+        h.sim.state.faults.limit_fills = False
+        h.sim.state.faults.fill_on_cancel = 1
+        result = await h.placement.place(BUY10, id_base="alch-t-AAPL")
+        return result, h.sim.state.position_qty("AAPL"), h
+
+    result, position, h = run_sim(body)
+    assert result.status is ExecutionStatus.FILLED
+    assert len(result.steps) == 1 and result.steps[0].status is OrderStatus.FILLED
+    assert len(submitted(h)) == 1
+    assert position == Decimal(70)  # 60 + 10, never over-bought
+
+
+def test_partial_fills_are_carried_and_only_the_remainder_is_ordered():
+    quick = load_settings(profiles={"medium": {"step_wait_seconds": 3}})
+
+    async def body(h: Harness):
+        h.sim.state.faults.partial_probability = 1.0
+        h.sim.state.faults.limit_fills = True
+        result = await h.placement.place(
+            OrderIntent("XLE", Side.BUY, quantity=Decimal(40)), id_base="alch-t-XLE")
+        return result, h.sim.state.position_qty("XLE"), h
+
+    result, position, h = run_sim(body, settings=quick)
+    steps = result.steps
+    assert len(steps) > 1
+    assert sum(s.filled_qty for s in steps) == result.filled_qty == Decimal(40) == position
+    for previous, step in zip(steps, steps[1:], strict=False):
+        assert step.qty == previous.qty - previous.filled_qty
+    assert any(Decimal(0) < s.filled_qty < s.qty for s in steps)
+
+
+def test_zero_bid_is_estimated_flagged_and_still_walks():
+    async def body(h: Harness):
+        h.sim.state.faults.quote_mode["AAPL"] = "zero_bid"
+        return await h.placement.place(BUY10, id_base="alch-t-AAPL"), h
+
+    result, h = run_sim(body)
+    quotes = [e for e in h.events if isinstance(e, QuoteTaken)]
+    assert quotes[0].zero_bid and quotes[0].raw_bid == 0 and quotes[0].bid > 0
+    assert result.status is ExecutionStatus.FILLED
+
+
+def test_stale_crossed_and_empty_quotes_place_nothing():
+    for mode in ("stale", "crossed", "both_zero"):
+        async def body(h: Harness, mode=mode):
+            h.sim.state.faults.quote_mode["*"] = mode
+            return await h.placement.place(BUY10, id_base="alch-t-AAPL"), h
+
+        result, h = run_sim(body)
+        assert result.status is ExecutionStatus.NOT_PLACED, mode
+        assert mode.split("_")[0] in (result.error or ""), result.error
+        assert not submitted(h)
+        # the stream quote was unusable, so REST was tried too (and age-checked)
+        assert [e.source for e in h.events if isinstance(e, QuoteTaken)] == ["stream", "rest"]
+
+
+def test_stream_down_falls_back_to_rest_and_polling():
+    async def body(h: Harness):
+        h.sim.state.faults.stream_down = True
+        h.sim.state.faults.trade_stream_down = True
+        return await h.placement.place(BUY10, id_base="alch-t-AAPL"), h
+
+    result, h = run_sim(body)
+    assert result.status is ExecutionStatus.FILLED
+    assert {e.source for e in h.events if isinstance(e, QuoteTaken)} == {"rest"}
+
+
+def test_a_rejection_mid_walk_stops_without_market_escalation():
+    settings = load_settings()
+
+    async def body(h: Harness):
+        h.sim.state.faults.limit_fills = False
+        events: list[Event] = []
+
+        def emit(event: Event) -> None:
+            events.append(event)
+            if isinstance(event, StepFinished) and event.step == 1:
+                h.sim.state.faults.reject_next = 1  # the step-2 order will be rejected
+
+        svc = PlacementService(h.broker, h.clock, emit, PlacementConfig.from_settings(settings))
+        return await svc.place(BUY10, id_base="alch-t-AAPL"), events
+
+    result, events = run_sim(body)
+    assert result.status is ExecutionStatus.FAILED
+    assert [s.status for s in result.steps] == [OrderStatus.CANCELED, OrderStatus.REJECTED]
+    assert "rejected at step 2" in (result.error or "")
+    assert not any(isinstance(e, OrderSubmitting) and e.order_type == "market" for e in events)
+
+
+def test_a_lost_submit_response_is_resolved_by_client_order_id_not_resent():
+    async def body(h: Harness):
+        h.sim.state.faults.lose_submit_response = 1
+        result = await h.placement.place(BUY10, id_base="alch-t-AAPL")
+        return result, h.sim.state.orders, h.broker.requests
+
+    result, orders, requests = run_sim(body)
+    assert result.status is ExecutionStatus.FILLED
+    ids = [o.client_order_id for o in orders.values()]
+    assert len(ids) == len(set(ids)) == len(result.steps)
+    assert requests["submit"] == len(result.steps)
+    assert requests["order_by_client_id"] >= 1
+
+
+def test_sells_beyond_the_position_and_fractions_of_whole_share_assets_are_refused():
+    async def body(h: Harness):
+        too_many = await h.placement.place(
+            OrderIntent("AAPL", Side.SELL, quantity=Decimal(61)), id_base="x-1")
+        fraction = await h.placement.place(
+            OrderIntent("XLE", Side.BUY, quantity=Decimal("1.5")), id_base="x-2")
+        return too_many, fraction, h
+
+    too_many, fraction, h = run_sim(body)
+    assert too_many.status is ExecutionStatus.NOT_PLACED and "position is 60" in too_many.error
+    assert fraction.status is ExecutionStatus.NOT_PLACED and "not fractionable" in fraction.error
+    assert not submitted(h)
+
+
+def test_full_close_sells_the_exact_fractional_position_and_ends_at_zero():
+    async def body(h: Harness):
+        result = await h.placement.place(
+            OrderIntent("TSLA", Side.SELL, close_type=CloseType.FULL), id_base="x")
+        return result, h.sim.state.positions.get("TSLA")
+
+    result, position = run_sim(body)
+    assert result.status is ExecutionStatus.FILLED
+    assert result.requested_qty == Decimal("8.5")
+    assert position is None
+    assert result.validation is not None and result.validation.tolerance == 0
+
+
+def test_high_urgency_goes_to_market_at_once():
+    async def body(h: Harness):
+        return await h.placement.place(
+            OrderIntent("AAPL", Side.BUY, quantity=Decimal(1), urgency=Urgency.HIGH), id_base="x")
+
+    result = run_sim(body)
+    assert [s.client_order_id for s in result.steps] == ["x-m"]
+    assert result.status is ExecutionStatus.FILLED
+
+
+def test_an_unfilled_market_order_is_cancelled_and_fails():
+    async def body(h: Harness):
+        h.sim.state.faults.limit_fills = False
+        h.sim.state.faults.halted = ["AAPL"]
+        result = await h.placement.place(BUY10, id_base="x")
+        open_orders = await h.broker.list_open_orders()
+        return result, open_orders
+
+    result, open_orders = run_sim(body)
+    assert result.status is ExecutionStatus.FAILED
+    assert result.steps[-1].status is OrderStatus.CANCELED
+    assert "unfilled" in (result.error or "")
+    assert open_orders == []
+
+
+def test_a_position_that_does_not_match_fails_the_order():
+    settings = load_settings()
+
+    async def body(h: Harness):
+        def emit(event: Event) -> None:
+            if isinstance(event, StepFinished):
+                h.sim.state.positions["AAPL"].qty = "69"  # someone else sold one share
+
+        svc = PlacementService(h.broker, h.clock, emit, PlacementConfig.from_settings(settings))
+        return await svc.place(BUY10, id_base="x")
+
+    result = run_sim(body)
+    assert result.status is ExecutionStatus.FAILED
+    assert result.validation is not None and not result.validation.passed
+    assert "position check failed" in (result.error or "")
+
+
+def test_cancelling_the_task_cancels_the_live_order():
+    async def body(h: Harness):
+        h.sim.state.faults.limit_fills = False
+        task = asyncio.create_task(h.placement.place(BUY10, id_base="x"))
+        await h.clock.sleep(10)
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        return await h.broker.list_open_orders(), h.sim.state.orders
+
+    open_orders, orders = run_sim(body)
+    assert open_orders == []
+    assert [o.status for o in orders.values()] == ["canceled"]
