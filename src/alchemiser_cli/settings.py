@@ -83,6 +83,8 @@ class GuardSettings(_Section):
 
 class SimSettings(_Section):
     seed: int = 7
+    #: Run the simulator on the wall clock instead of virtual time (to watch a walk).
+    realtime: bool = False
 
 
 class Settings(BaseSettings):

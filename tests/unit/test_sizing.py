@@ -49,6 +49,12 @@ def test_drift_threshold_and_minimum_order_skip_small_trades():
     assert t["BBB"].action is Action.HOLD and t["BBB"].note == "below minimum order"
 
 
+def test_a_converged_portfolio_with_a_cash_buffer_is_not_seen_as_drifted():
+    plan = Plan(targets={"AAA": D("0.5")}, cash_buffer=D("0.02"), drift_threshold=D("0.005"))
+    t = trades_by_symbol(plan, "10000", {"AAA": D("49")})  # 4900 = 0.5 * 0.98 * 10000
+    assert t["AAA"].action is Action.HOLD
+
+
 def test_cash_buffer_is_kept_out_of_the_investable_equity():
     plan = Plan(targets={"AAA": D("0.9")}, cash_buffer=D("0.1"))
     t = trades_by_symbol(plan, "10000", {})

@@ -22,6 +22,8 @@ from alchemiser_cli.cli.commands.sim import sim_app
 from alchemiser_cli.cli.context import AppContext
 from alchemiser_cli.domain.errors import AlchError, ExitCode
 
+INTERRUPTED_MESSAGE = "error: interrupted; open orders of this run were cancelled\n"
+
 app = typer.Typer(
     name="alch",
     help="Rebalance an Alpaca portfolio by walking the book. Offline simulator: add --sim.",
@@ -69,6 +71,8 @@ def run(argv: list[str] | None = None) -> int:
     debug = os.environ.get("ALCH_DEBUG") == "1"
     try:
         result = app(args=argv, prog_name="alch", standalone_mode=False)
+        if result == ExitCode.INTERRUPTED:  # typer returns Ctrl-C as 130; commands return None
+            sys.stderr.write(INTERRUPTED_MESSAGE)
         return int(result) if isinstance(result, int) else 0
     except typer.Exit as exc:
         return int(exc.exit_code)
@@ -87,7 +91,7 @@ def run(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"error: {exc}\n")
         return int(exc.exit_code)
     except KeyboardInterrupt:
-        sys.stderr.write("error: interrupted; open orders of this run were cancelled\n")
+        sys.stderr.write(INTERRUPTED_MESSAGE)
         return int(ExitCode.INTERRUPTED)
     except Exception as exc:
         if debug:

@@ -58,10 +58,13 @@ def broker_mode(sim: bool, paper: bool, live: bool) -> BrokerMode:
     return chosen[0] if chosen else BrokerMode.PAPER
 
 
-def run_async(mode: BrokerMode, main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+def run_async(mode: BrokerMode, main: Callable[[], Coroutine[Any, Any, T]],
+              settings: Settings | None = None) -> T:
+    """Run a command's coroutine; the simulator uses virtual time unless sim.realtime."""
     from alchemiser_cli.clock import run
 
-    return run(main, virtual=mode.virtual_time)
+    realtime = settings is not None and settings.sim.realtime
+    return run(main, virtual=mode.virtual_time and not realtime)
 
 
 def confirm_live(mode: BrokerMode, yes: bool, term: Terminal, what: str) -> None:

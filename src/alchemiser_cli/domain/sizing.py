@@ -95,7 +95,8 @@ def plan_trades(plan: Plan, equity: Decimal, positions: Mapping[str, Decimal],
         if delta == ZERO:
             trades.append(replace(base, note="on target"))
             continue
-        if abs(weight - current * view.price / equity) < plan.drift_threshold:
+        effective_weight = weight * (1 - plan.cash_buffer)  # the buffer is not invested
+        if abs(effective_weight - current * view.price / equity) < plan.drift_threshold:
             trades.append(replace(base, note="within drift threshold"))
             continue
         if abs(delta) * view.price < plan.min_order_notional:

@@ -63,7 +63,7 @@ def place(
                 rt.status = result.status.value
                 return result
 
-    result = run_async(mode, main)
+    result = run_async(mode, main, settings)
     if result.error:
         term.error(result.error)
     code = exit_code_for(result.status)

@@ -68,8 +68,8 @@ def quote(
     if watch and mode.virtual_time:
         from alchemiser_cli.clock import run
 
-        ok = run(main, virtual=False)
+        ok = run(main, virtual=False)  # --watch refreshes on the wall clock
     else:
-        ok = run_async(mode, main)
+        ok = run_async(mode, main, settings)
     if not ok:
         raise typer.Exit(int(ExitCode.FAILED))

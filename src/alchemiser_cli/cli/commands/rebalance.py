@@ -48,7 +48,7 @@ def rebalance(
                     rt.exit_code, rt.status = ExitCode.FAILED, "failed"
                 return report
 
-    report = run_async(mode, main)
+    report = run_async(mode, main, settings)
     summary = {
         "event": "summary", "ok": report.ok, "dry_run": report.dry_run,
         "orders": len(report.results),

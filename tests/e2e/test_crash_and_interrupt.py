@@ -1,0 +1,118 @@
+"""Kill -9 at many points of a simulator rebalance, then rerun: it converges.
+
+The simulator's ``crash_after_calls`` fault SIGKILLs the alch process right
+after its N-th broker call has taken effect (so the response is lost), which
+covers: before any order, between a submission and its journal update,
+mid-walk with a resting order, between phases, during the check.
+Set ALCH_LONG_TESTS=1 for every kill point instead of a sample.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+PLAN = str(Path(__file__).parents[2] / "config" / "example-plan.toml")
+
+
+def alch(data: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ALCH_DATA_DIR": str(data), "NO_COLOR": "1"}
+    return subprocess.run([sys.executable, "-m", "alchemiser_cli", *args], capture_output=True,
+                          text=True, env=env, timeout=timeout)
+
+
+def state(data: Path) -> dict:
+    return json.loads((data / "sim" / "state.json").read_text())
+
+
+def set_fault(data: Path, **faults: object) -> None:
+    s = state(data)
+    s["faults"].update(faults)
+    (data / "sim" / "state.json").write_text(json.dumps(s))
+
+
+def total_calls(tmp_path: Path) -> int:
+    data = tmp_path / "probe"
+    assert alch(data, "sim", "reset").returncode == 0
+    assert alch(data, "rebalance", PLAN, "--sim").returncode == 0
+    return int(state(data)["calls"])
+
+
+def kill_points(calls: int) -> list[int]:
+    if os.environ.get("ALCH_LONG_TESTS") == "1":
+        return list(range(1, calls + 1))
+    return sorted({1, 2, 3, 5, 8, 12, 17, 23, 30, calls // 2, calls - 5, calls - 1})
+
+
+@pytest.mark.slow
+def test_kill_at_many_points_then_rerun_converges_without_duplicates(tmp_path):
+    calls = total_calls(tmp_path)
+    assert calls > 30
+    for point in kill_points(calls):
+        data = tmp_path / f"kill{point}"
+        assert alch(data, "sim", "reset").returncode == 0
+        before = {k: Decimal(v["qty"]) for k, v in state(data)["positions"].items()}
+        set_fault(data, crash_after_calls=point)
+        crashed = alch(data, "rebalance", PLAN, "--sim")
+        assert crashed.returncode == -signal.SIGKILL, (point, crashed.stderr)
+        rerun = alch(data, "rebalance", PLAN, "--sim")
+        assert rerun.returncode == 0, (point, rerun.stdout, rerun.stderr)
+        final = state(data)
+        # no open orders remain, and no client_order_id was ever used twice
+        assert all(o["status"] in {"filled", "canceled", "rejected"} for o in final["orders"].values())
+        ids = [o["client_order_id"] for o in final["orders"].values()]
+        assert len(ids) == len(set(ids))
+        # converged: a dry run finds nothing left to trade
+        check = alch(data, "rebalance", PLAN, "--sim", "--dry-run", "--json")
+        plan = next(json.loads(line) for line in check.stdout.splitlines()
+                    if json.loads(line)["event"] == "plan")
+        assert {t["action"] for t in plan["trades"]} == {"hold"}, (point, plan["trades"])
+        # no excess: every position moved only toward its target, never past it
+        after = {k: Decimal(v["qty"]) for k, v in final["positions"].items()}
+        for t in plan["trades"]:
+            sym, target = t["symbol"], Decimal(t["target_qty"])
+            lo, hi = sorted((before.get(sym, Decimal(0)), target))
+            slack = max(target * Decimal("0.01"), Decimal("0.01"))
+            assert lo - slack <= after.get(sym, Decimal(0)) <= hi + slack, (point, sym)
+        assert "TSLA" not in after
+        # the journal survived both runs: the crashed run is marked interrupted
+        db = sqlite3.connect(data / "journal.sqlite3")
+        statuses = [r[0] for r in db.execute("SELECT status FROM runs ORDER BY seq")]
+        assert statuses[:2] == ["interrupted", "ok"], (point, statuses)
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+@pytest.mark.slow
+def test_ctrl_c_cancels_open_orders_and_exits_130(tmp_path):
+    data = tmp_path / "data"
+    assert alch(data, "sim", "reset").returncode == 0
+    set_fault(data, limit_fills=False)
+    env = {**os.environ, "ALCH_DATA_DIR": str(data), "ALCH_SIM__REALTIME": "true"}
+    proc = subprocess.Popen([sys.executable, "-m", "alchemiser_cli", "rebalance", PLAN, "--sim"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        orders = state(data)["orders"].values()
+        if any(o["status"] == "new" for o in orders):
+            break
+    else:
+        proc.kill()
+        pytest.fail("no order was placed")
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, (out, err)
+    assert err.strip().splitlines()[-1] == \
+        "error: interrupted; open orders of this run were cancelled"
+    assert all(o["status"] != "new" for o in state(data)["orders"].values())
+    db = sqlite3.connect(data / "journal.sqlite3")
+    assert db.execute("SELECT status FROM runs").fetchall() == [("interrupted",)]

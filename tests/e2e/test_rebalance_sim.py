@@ -1,0 +1,97 @@
+"""The main job on the simulator, end to end through the CLI (in process)."""
+
+import json
+from pathlib import Path
+
+from alchemiser_cli.domain.errors import ExitCode
+from tests.cli.helpers import alch
+
+PLAN = str(Path(__file__).parents[2] / "config" / "example-plan.toml")
+
+
+def test_example_rebalance_runs_end_to_end_with_a_passing_check(capsys):
+    result = alch(capsys, "rebalance", PLAN, "--sim")
+    assert result.code == ExitCode.OK, result.err
+    lines = result.out.splitlines()
+    assert lines[0] == "run RUN (rebalance, sim)"
+    assert "phase sells: 2 order(s)" in lines and "phase buys: 5 order(s)" in lines
+    assert lines.index("phase sells: 2 order(s)") < lines.index("phase buys: 5 order(s)")
+    check = lines.index("Post-trade portfolio check")
+    assert lines[check + 1].split() == ["Symbol", "Target", "wt", "Expected", "Actual", "Diff",
+                                        "Result"]
+    assert all(row.endswith("pass") for row in lines[check + 2:check + 9])
+    assert lines[-1] == ("rebalance ok: 7 order(s), 7 filled, 0 failed; turnover 31736.50; "
+                         "check passed")
+    # a second run finds everything on target: nothing to trade
+    again = alch(capsys, "rebalance", PLAN, "--sim", "--dry-run")
+    assert again.code == 0
+    assert "rebalance dry run, nothing placed: 0 order(s)" in again.out
+    actions = {line.split()[1] for line in again.out.splitlines()
+               if line.split() and line.split()[0] in {"SPY", "AAPL", "MSFT", "BND", "GLD", "VTI"}}
+    assert actions == {"hold"}
+
+
+def test_dry_run_places_nothing_and_reports_notional_and_cost(capsys, tmp_path):
+    result = alch(capsys, "rebalance", PLAN, "--sim", "--dry-run", "--json")
+    assert result.code == 0
+    events = [json.loads(line) for line in result.out.splitlines()]
+    plan = next(e for e in events if e["event"] == "plan")
+    assert plan["dry_run"] is True and plan["estimated_cost"] == "6.05"
+    assert {t["symbol"]: t["action"] for t in plan["trades"]}["TSLA"] == "close"
+    assert events[-1] == {"event": "summary", "ok": True, "dry_run": True, "orders": 0,
+                          "filled": 0, "failed": 0, "turnover": "31736.50",
+                          "estimated_cost": "6.05", "check_passed": True}
+    state = json.loads((tmp_path / "data" / "sim" / "state.json").read_text())
+    assert state["orders"] == {}
+
+
+def test_a_failed_order_fails_the_run_and_the_check(capsys):
+    alch(capsys, "sim", "fault", "reject_symbols=GLD")
+    result = alch(capsys, "rebalance", PLAN, "--sim")
+    assert result.code == ExitCode.FAILED
+    assert "error: GLD: rejected: simulated rejection" in result.err
+    assert "rebalance FAILED: 7 order(s), 6 filled, 1 failed" in result.out
+    gld = next(line for line in result.out.splitlines() if line.startswith("GLD ")
+               and line.rstrip().endswith(("pass", "FAIL")))
+    assert gld.rstrip().endswith("FAIL")
+
+
+def test_foreign_open_orders_on_plan_symbols_refuse_the_run(capsys, tmp_path):
+    path = tmp_path / "data" / "sim" / "state.json"
+    alch(capsys, "sim", "status")  # creates nothing; make sure state exists
+    alch(capsys, "sim", "reset")
+    state = json.loads(path.read_text())
+    state["orders"]["x"] = {"id": "x", "client_order_id": "manual-1", "symbol": "SPY",
+                            "side": "sell", "type": "limit", "qty": "1", "limit_price": "900.00",
+                            "status": "new", "filled_qty": "0", "filled_notional": "0",
+                            "created_at": state["now"], "updated_at": state["now"],
+                            "reject_reason": None}
+    path.write_text(json.dumps(state))
+    result = alch(capsys, "rebalance", PLAN, "--sim")
+    assert result.code == ExitCode.REFUSED
+    assert result.err.startswith("error: open orders not placed by alch on SPY")
+
+
+def test_unusable_quotes_refuse_the_whole_rebalance(capsys):
+    alch(capsys, "sim", "fault", "quote_mode=GLD:crossed")
+    result = alch(capsys, "rebalance", PLAN, "--sim")
+    assert result.code == ExitCode.REFUSED
+    assert result.err == "error: no usable quote for GLD (crossed); nothing placed\n"
+
+
+def test_buys_are_sized_to_the_cash_that_sells_actually_realised(capsys):
+    from decimal import Decimal
+
+    alch(capsys, "sim", "reset", "--cash", "0")
+    alch(capsys, "sim", "fault", "reject_symbols=AAPL,TSLA")  # the two biggest sells fail
+    result = alch(capsys, "rebalance", PLAN, "--sim", "--json")
+    assert result.code == ExitCode.FAILED
+    events = [json.loads(line) for line in result.out.splitlines()]
+    done = [e for e in events if e["event"] == "execution" and e["avg_price"]]
+    proceeds = sum(Decimal(e["filled_qty"]) * Decimal(e["avg_price"]) for e in done
+                   if e["side"] == "sell")
+    spent = sum(Decimal(e["filled_qty"]) * Decimal(e["avg_price"]) for e in done
+                if e["side"] == "buy")
+    planned = next(e for e in events if e["event"] == "plan")
+    planned_buys = sum(Decimal(t["notional"]) for t in planned["trades"] if t["action"] == "buy")
+    assert Decimal(0) < spent <= proceeds < planned_buys
