@@ -93,5 +93,6 @@ def test_buys_are_sized_to_the_cash_that_sells_actually_realised(capsys):
     spent = sum(Decimal(e["filled_qty"]) * Decimal(e["avg_price"]) for e in done
                 if e["side"] == "buy")
     planned = next(e for e in events if e["event"] == "plan")
-    planned_buys = sum(Decimal(t["notional"]) for t in planned["trades"] if t["action"] == "buy")
+    planned_buys = sum(Decimal(t["qty"]) * Decimal(t["price"]) for t in planned["trades"]
+                       if t["action"] == "buy")
     assert Decimal(0) < spent <= proceeds < planned_buys
