@@ -27,7 +27,7 @@ PLAN = str(Path(__file__).parents[2] / "config" / "example-plan.toml")
 def alch(data: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "ALCH_DATA_DIR": str(data), "NO_COLOR": "1"}
     return subprocess.run([sys.executable, "-m", "alchemiser_cli", *args], capture_output=True,
-                          text=True, env=env, timeout=timeout)
+                          text=True, env=env, timeout=timeout, check=False)
 
 
 def state(data: Path) -> dict:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import time
 from decimal import Decimal
 
@@ -78,11 +80,11 @@ def test_partial_fills_are_carried_and_only_the_remainder_is_ordered():
             OrderIntent("XLE", Side.BUY, quantity=Decimal(40)), id_base="alch-t-XLE")
         return result, h.sim.state.position_qty("XLE"), h
 
-    result, position, h = run_sim(body, settings=quick)
+    result, position, _h = run_sim(body, settings=quick)
     steps = result.steps
     assert len(steps) > 1
     assert sum(s.filled_qty for s in steps) == result.filled_qty == Decimal(40) == position
-    for previous, step in zip(steps, steps[1:], strict=False):
+    for previous, step in itertools.pairwise(steps):
         assert step.qty == previous.qty - previous.filled_qty
     assert any(Decimal(0) < s.filled_qty < s.qty for s in steps)
 
@@ -234,10 +236,8 @@ def test_cancelling_the_task_cancels_the_live_order():
         task = asyncio.create_task(h.placement.place(BUY10, id_base="x"))
         await h.clock.sleep(10)
         task.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await task
-        except asyncio.CancelledError:
-            pass
         return await h.broker.list_open_orders(), h.sim.state.orders
 
     open_orders, orders = run_sim(body)

@@ -102,10 +102,7 @@ class OrderBoard:
             r.limit, r.ratio, r.status = event.limit_price, event.ratio, "submitting"
         elif isinstance(event, OrderAccepted):
             self.row(event.symbol).status = event.status
-        elif isinstance(event, OrderProgress):
-            r = self.row(event.symbol)
-            r.status, r.filled_now = event.status, event.filled_qty
-        elif isinstance(event, StepFinished):
+        elif isinstance(event, (OrderProgress, StepFinished)):
             r = self.row(event.symbol)
             r.status, r.filled_now = event.status, event.filled_qty
         elif isinstance(event, OrderSubmitFailed):

@@ -24,7 +24,7 @@ from alchemiser_cli.core.placement import client_order_id_base
 from alchemiser_cli.core.preflight import require_tradable_session
 from alchemiser_cli.core.session import Runtime
 from alchemiser_cli.domain.errors import BrokerUnavailableError, RefusedError, UsageError
-from alchemiser_cli.domain.money import ZERO, normalize
+from alchemiser_cli.domain.money import ZERO
 from alchemiser_cli.domain.orders import Asset, Order
 from alchemiser_cli.domain.plan import Plan
 from alchemiser_cli.domain.results import ExecutionResult, ExecutionStatus

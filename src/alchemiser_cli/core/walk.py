@@ -10,6 +10,7 @@ without escalation; an order whose state cannot be confirmed ends it too
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -39,7 +40,6 @@ from alchemiser_cli.domain.money import ZERO
 from alchemiser_cli.domain.orders import Order, OrderRequest, OrderStatus, OrderType
 from alchemiser_cli.domain.quotes import AssessedQuote
 from alchemiser_cli.domain.results import StepRecord
-
 
 _Recorder = Callable[[Order | None, OrderStatus, str | None], StepRecord]
 
@@ -232,10 +232,9 @@ class Walker:
 
     async def _cancel_and_confirm(self, order: Order) -> Order:
         """Cancel, then poll until the order is terminal; re-read fills that landed meanwhile."""
-        try:
+        # NotCancelable: already terminal (typically filled during the cancel); the re-read tells
+        with contextlib.suppress(NotCancelableError):
             await self._broker.cancel_order(order.id)
-        except NotCancelableError:
-            pass  # already terminal (typically filled during the cancel); the re-read tells
         deadline = self._clock.monotonic() + self._cfg.cancel_confirm_seconds
         delay = 0.1
         while True:

@@ -179,7 +179,9 @@ class Journal:
             "SELECT run_id, command, broker, started_at, finished_at, status, exit_code, summary "
             "FROM runs ORDER BY seq DESC LIMIT ?", (limit,)
         ).fetchall()
-        return [RunRow(*r[:7], json.loads(r[7]) if r[7] else {}) for r in rows]
+        return [RunRow(run_id=r[0], command=r[1], broker=r[2], started_at=r[3], finished_at=r[4],
+                       status=r[5], exit_code=r[6], summary=json.loads(r[7]) if r[7] else {})
+                for r in rows]
 
     def events(self, run_id: str | None = None, kinds: tuple[str, ...] = (),
                since: str | None = None) -> list[dict[str, Any]]:
@@ -198,10 +200,11 @@ class Journal:
         return [json.loads(r[0]) for r in self._db.execute(sql, args).fetchall()]
 
     def orders(self, run_id: str | None = None) -> list[dict[str, Any]]:
-        cur = self._db.execute(
-            "SELECT * FROM orders" + (" WHERE run_id = ?" if run_id else "") + " ORDER BY created_at",
-            (run_id,) if run_id else (),
-        )
+        if run_id is None:
+            cur = self._db.execute("SELECT * FROM orders ORDER BY created_at")
+        else:
+            cur = self._db.execute(
+                "SELECT * FROM orders WHERE run_id = ? ORDER BY created_at", (run_id,))
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-
 import os
 import signal
 import uuid
@@ -170,7 +169,7 @@ class SimBroker:
         elif mode == "both_zero":
             bid = ask = ZERO
         elif mode == "crossed":
-            bid, ask = ask + 2 * tick_for(ask), ask
+            bid = ask + 2 * tick_for(ask)  # bid above ask
         elif mode == "stale":
             stamp = now - timedelta(seconds=120)
         elif mode == "wide":
@@ -345,11 +344,11 @@ class SimBroker:
                 "requested asset is not fractionable", status=422, code=42210000)
         if req.qty % FRACTIONAL_STEP:
             raise OrderRejectedError("qty has more than 9 decimals", status=422, code=40010001)
-        if req.type is OrderType.LIMIT:
-            if req.limit_price is None or not is_valid_tick(req.limit_price):
-                raise OrderRejectedError(
-                    f"invalid limit_price {req.limit_price}. sub-penny increment does not "
-                    "fulfill minimum pricing criteria", status=422, code=42210000)
+        if req.type is OrderType.LIMIT and (
+                req.limit_price is None or not is_valid_tick(req.limit_price)):
+            raise OrderRejectedError(
+                f"invalid limit_price {req.limit_price}. sub-penny increment does not "
+                "fulfill minimum pricing criteria", status=422, code=42210000)
         if req.symbol in faults.reject_symbols:
             raise OrderRejectedError("simulated rejection", status=403, code=40310000)
         opposite = Side.SELL if req.side is Side.BUY else Side.BUY
