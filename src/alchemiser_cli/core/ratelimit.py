@@ -97,7 +97,12 @@ class GuardedBroker:
             await self._limiter.acquire()
             self.requests[kind] = self.requests.get(kind, 0) + 1
             try:
-                return await fn()
+                result = await fn()
+                hint = getattr(self.inner, "rate_limit_pause", None)
+                pause = hint() if callable(hint) else None
+                if pause:  # the broker's X-RateLimit-* headers say the budget is spent
+                    self._limiter.pause(float(pause))
+                return result
             except RateLimitedError as exc:
                 self._limiter.pause(exc.retry_after or self._backoff * 2**attempt)
                 if not retry or attempt >= self._attempts:

@@ -1,0 +1,321 @@
+"""The Broker port on alpaca-py: TradingClient, StockHistoricalDataClient, and both streams.
+
+Choices that differ from alpaca-py's defaults, and why:
+- ``raw_data=True`` everywhere: we parse JSON into Decimal ourselves (``parse``).
+- alpaca-py retries 429/504 on every method, order POSTs included; that is switched
+  off (``_retry = 0``). Reads are retried by :class:`GuardedBroker`; a submission
+  whose outcome is unknown is resolved by client_order_id, never resent blind.
+- alpaca-py sets no HTTP timeout; we set one, so a hung call becomes a transient error.
+- Each stream runs ``run()`` in its own thread with its own loop. That avoids the
+  deadlock of subscribing from the stream's own loop and the busy-spin before the
+  first subscription; events cross into our loop with ``call_soon_threadsafe``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from alpaca.common.exceptions import APIError
+from alpaca.data.enums import DataFeed
+from alpaca.data.historical.stock import StockHistoricalDataClient
+from alpaca.data.live.stock import StockDataStream
+from alpaca.data.requests import StockLatestQuoteRequest
+from alpaca.trading.client import TradingClient
+from alpaca.trading.enums import OrderSide, QueryOrderStatus, TimeInForce
+from alpaca.trading.requests import GetOrdersRequest, LimitOrderRequest, MarketOrderRequest
+from alpaca.trading.stream import TradingStream
+from requests import RequestException, Response
+
+from alchemiser_cli.brokers.alpaca import parse
+from alchemiser_cli.brokers.port import (
+    BrokerError,
+    DuplicateClientOrderIdError,
+    NotCancelableError,
+    NotFoundError,
+    OrderRejectedError,
+    RateLimitedError,
+    TransientBrokerError,
+)
+from alchemiser_cli.clock import Clock, wait_for
+from alchemiser_cli.domain.orders import (
+    Account,
+    Asset,
+    MarketClock,
+    Order,
+    OrderRequest,
+    OrderType,
+    Position,
+    TradeUpdate,
+)
+from alchemiser_cli.domain.quotes import Quote
+from alchemiser_cli.settings import Settings
+
+T = TypeVar("T")
+
+
+def map_error(exc: APIError, *, submitting: bool = False, cancelling: bool = False) -> BrokerError:
+    """Alpaca's HTTP errors to our classes (which decide retry and fail-closed behaviour)."""
+    status = exc.status_code
+    code: int | None = None
+    message = str(exc)
+    with contextlib.suppress(ValueError, TypeError, KeyError, json.JSONDecodeError):
+        body = json.loads(str(exc))
+        code, message = body.get("code"), str(body.get("message", message))
+    if status == 429:
+        retry_after = None
+        response = exc.response
+        if response is not None:
+            retry_after = _retry_after(response)
+        return RateLimitedError(f"rate limit exceeded: {message}", retry_after=retry_after)
+    if status is None or status >= 500 or status == 408:
+        return TransientBrokerError(f"HTTP {status}: {message}", status=status, code=code)
+    if status == 404:
+        return NotFoundError(message, status=status, code=code)
+    if "client_order_id must be unique" in message:
+        return DuplicateClientOrderIdError(message, status=status, code=code)
+    if cancelling and status == 422:
+        return NotCancelableError(message, status=status, code=code)
+    if submitting:
+        return OrderRejectedError(message, status=status, code=code)
+    return BrokerError(f"HTTP {status}: {message}", status=status, code=code)
+
+
+def _retry_after(response: Response) -> float | None:
+    header = response.headers.get("Retry-After")
+    if header:
+        with contextlib.suppress(ValueError):
+            return max(float(header), 0.0)
+    reset = response.headers.get("X-RateLimit-Reset")
+    if reset:
+        with contextlib.suppress(ValueError):
+            return max(float(reset) - time.time(), 0.0)
+    return None
+
+
+def _raw(value: object) -> dict[str, Any]:
+    """With raw_data=True alpaca-py returns decoded JSON; anything else is unreadable."""
+    if not isinstance(value, dict):
+        raise parse.ParseError(f"expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _raw_list(value: object) -> list[Any]:
+    if not isinstance(value, list):
+        raise parse.ParseError(f"expected a JSON list, got {type(value).__name__}")
+    return value
+
+
+class AlpacaBroker:
+    """Alpaca paper or live account behind the Broker port."""
+
+    name = "alpaca"
+
+    def __init__(self, settings: Settings, *, paper: bool, clock: Clock,
+                 http_timeout: float = 10.0) -> None:
+        assert settings.api_key_id is not None and settings.api_secret_key is not None
+        self._key = settings.api_key_id.get_secret_value()
+        self._secret = settings.api_secret_key.get_secret_value()
+        self._settings = settings
+        self._paper = paper
+        self._clock = clock
+        self._trading = TradingClient(self._key, self._secret, paper=paper, raw_data=True,
+                                      url_override=settings.trading_url)
+        self._data = StockHistoricalDataClient(self._key, self._secret, raw_data=True,
+                                               url_override=settings.data_url)
+        for client in (self._trading, self._data):
+            client._retry = 0  # never let alpaca-py resend anything (order POSTs included)
+            session = client._session
+            session.request = functools.partial(  # type: ignore[method-assign]
+                session.request, timeout=http_timeout)
+            session.hooks["response"].append(self._on_response)
+        self._feed = DataFeed.SIP if settings.feed == "sip" else DataFeed.IEX
+        self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="alpaca-rest")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pause_until = 0.0
+        self._quotes: dict[str, Quote] = {}
+        self._quote_events: dict[str, asyncio.Event] = {}
+        self._updates: dict[str, asyncio.Queue[TradeUpdate]] = {}
+        self._data_stream: StockDataStream | None = None
+        self._trade_stream: TradingStream | None = None
+        self._threads: list[threading.Thread] = []
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        stream = TradingStream(self._key, self._secret, paper=self._paper, raw_data=True,
+                               url_override=self._settings.trading_stream_url)  # type: ignore[arg-type]
+        stream.subscribe_trade_updates(self._on_trade_update)
+        self._trade_stream = stream
+        self._start_thread(stream.run, "alpaca-trade-stream")
+
+    def _start_thread(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    async def close(self) -> None:
+        for stream in (self._data_stream, self._trade_stream):
+            if stream is not None and getattr(stream, "_loop", None) is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(stream.stop)
+        for thread in self._threads:
+            await asyncio.to_thread(thread.join, 5.0)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _on_response(self, response: Response, *args: Any, **kwargs: Any) -> None:
+        """Honour X-RateLimit-*: when the budget is spent, pause until it resets."""
+        remaining = response.headers.get("X-RateLimit-Remaining")
+        if remaining is not None and remaining.strip() == "0":
+            wait = _retry_after(response)
+            if wait:
+                self._pause_until = max(self._pause_until, time.monotonic() + wait)
+
+    def rate_limit_pause(self) -> float | None:
+        """Seconds the shared budget should pause, from the last response headers."""
+        left = self._pause_until - time.monotonic()
+        return left if left > 0 else None
+
+    async def _rest(self, fn: Callable[[], T], *, submitting: bool = False,
+                    cancelling: bool = False) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._pool, fn)
+        except APIError as exc:
+            raise map_error(exc, submitting=submitting, cancelling=cancelling) from exc
+        except RequestException as exc:
+            raise TransientBrokerError(f"network error: {type(exc).__name__}") from exc
+        except parse.ParseError as exc:
+            raise BrokerError(f"unreadable broker response: {exc}") from exc
+
+    # -- reads -----------------------------------------------------------------------------
+    async def get_account(self) -> Account:
+        return await self._rest(lambda: parse.account(_raw(self._trading.get_account())))
+
+    async def get_clock(self) -> MarketClock:
+        return await self._rest(lambda: parse.clock(_raw(self._trading.get_clock())))
+
+    async def get_asset(self, symbol: str) -> Asset:
+        return await self._rest(lambda: parse.asset(_raw(self._trading.get_asset(symbol))))
+
+    async def get_positions(self) -> list[Position]:
+        return await self._rest(
+            lambda: [parse.position(_raw(p)) for p in _raw_list(self._trading.get_all_positions())])
+
+    async def get_position(self, symbol: str) -> Position | None:
+        try:
+            return await self._rest(
+                lambda: parse.position(_raw(self._trading.get_open_position(symbol))))
+        except NotFoundError:
+            return None
+
+    async def latest_quote(self, symbol: str) -> Quote | None:
+        def call() -> Quote | None:
+            request = StockLatestQuoteRequest(symbol_or_symbols=[symbol], feed=self._feed)
+            raw: Any = self._data.get_stock_latest_quote(request)
+            entry = raw.get(symbol) if isinstance(raw, dict) else None
+            return parse.quote(symbol, entry) if entry else None
+
+        return await self._rest(call)
+
+    async def get_order(self, order_id: str) -> Order:
+        return await self._rest(lambda: parse.order(_raw(self._trading.get_order_by_id(order_id))))
+
+    async def get_order_by_client_id(self, client_order_id: str) -> Order | None:
+        try:
+            return await self._rest(
+                lambda: parse.order(_raw(self._trading.get_order_by_client_id(client_order_id))))
+        except NotFoundError:
+            return None
+
+    async def list_open_orders(self) -> list[Order]:
+        request = GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500)
+        return await self._rest(
+            lambda: [parse.order(_raw(o)) for o in _raw_list(self._trading.get_orders(request))])
+
+    # -- writes ----------------------------------------------------------------------------
+    async def submit_order(self, request: OrderRequest) -> Order:
+        side = OrderSide.BUY if request.side.value == "buy" else OrderSide.SELL
+        common: dict[str, Any] = {
+            "symbol": request.symbol, "qty": float(request.qty), "side": side,
+            "time_in_force": TimeInForce.DAY, "client_order_id": request.client_order_id,
+        }
+        if request.type is OrderType.LIMIT:
+            assert request.limit_price is not None
+            alpaca_request: Any = LimitOrderRequest(**common, limit_price=float(request.limit_price))
+        else:
+            alpaca_request = MarketOrderRequest(**common)
+        return await self._rest(
+            lambda: parse.order(_raw(self._trading.submit_order(alpaca_request))), submitting=True)
+
+    async def cancel_order(self, order_id: str) -> None:
+        await self._rest(lambda: self._trading.cancel_order_by_id(order_id), cancelling=True)
+
+    # -- streams ---------------------------------------------------------------------------
+    async def subscribe_quotes(self, symbols: Sequence[str]) -> bool:
+        new = [s for s in symbols if s not in self._quote_events]
+        for symbol in new:
+            self._quote_events[symbol] = asyncio.Event()
+        if not new:
+            return True
+        if self._data_stream is None:
+            stream = StockDataStream(self._key, self._secret, raw_data=True, feed=self._feed,
+                                     url_override=self._settings.data_stream_url)
+            stream.subscribe_quotes(self._on_quote, *new)  # before run(): no busy-spin
+            self._data_stream = stream
+            self._start_thread(stream.run, "alpaca-data-stream")
+        else:
+            stream = self._data_stream
+            await asyncio.to_thread(stream.subscribe_quotes, self._on_quote, *new)
+        return True
+
+    async def stream_quote(self, symbol: str, timeout: float) -> Quote | None:
+        event = self._quote_events.get(symbol)
+        if event is None:
+            return None
+        if await wait_for(event.wait(), timeout) is None:
+            return None
+        event.clear()
+        return self._quotes.get(symbol)
+
+    async def trade_stream_ok(self) -> bool:
+        stream = self._trade_stream
+        alive = any(t.name == "alpaca-trade-stream" and t.is_alive() for t in self._threads)
+        return bool(stream is not None and alive and getattr(stream, "_running", False))
+
+    async def wait_order_update(self, order_id: str, timeout: float) -> TradeUpdate | None:
+        queue = self._updates.setdefault(order_id, asyncio.Queue())
+        return await wait_for(queue.get(), timeout)
+
+    # handlers run on the streams' own threads: hand everything to our loop
+    async def _on_quote(self, msg: Any) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._store_quote, msg)
+
+    def _store_quote(self, msg: dict[str, Any]) -> None:
+        symbol = str(msg.get("S", ""))
+        try:
+            self._quotes[symbol] = parse.quote(symbol, msg)
+        except parse.ParseError:
+            return
+        event = self._quote_events.get(symbol)
+        if event is not None:
+            event.set()
+
+    async def _on_trade_update(self, msg: dict[str, Any]) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._store_update, msg)
+
+    def _store_update(self, msg: dict[str, Any]) -> None:
+        try:
+            update = parse.trade_update(msg)
+        except (parse.ParseError, KeyError, TypeError):
+            return
+        self._updates.setdefault(update.order.id, asyncio.Queue()).put_nowait(update)
