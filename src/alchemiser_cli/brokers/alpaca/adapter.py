@@ -163,11 +163,17 @@ class AlpacaBroker:
 
     async def close(self) -> None:
         for stream in (self._data_stream, self._trade_stream):
-            if stream is not None and getattr(stream, "_loop", None) is not None:
-                with contextlib.suppress(Exception):
-                    await asyncio.to_thread(stream.stop)
+            loop = getattr(stream, "_loop", None)
+            if stream is None or loop is None or not loop.is_running():
+                continue
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(stream.stop)
+                # stop() only takes effect after the stream's 5 s recv timeout; closing the
+                # socket from its own loop ends the wait now.
+                future = asyncio.run_coroutine_threadsafe(stream.close(), loop)
+                await asyncio.wrap_future(future)
         for thread in self._threads:
-            await asyncio.to_thread(thread.join, 5.0)
+            await asyncio.to_thread(thread.join, 6.0)
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _on_response(self, response: Response, *args: Any, **kwargs: Any) -> None:

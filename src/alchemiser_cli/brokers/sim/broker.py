@@ -12,7 +12,7 @@ import contextlib
 import os
 import signal
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -90,6 +90,8 @@ class SimBroker:
         self._last_fill_time: datetime | None = None
         self._dirty = False
         self.calls = 0
+        #: Called with every trade update (the emulator broadcasts them on its WebSocket).
+        self.listeners: list[Callable[[TradeUpdate], None]] = []
 
     # -- lifecycle -------------------------------------------------------------------------
     async def __aenter__(self) -> SimBroker:
@@ -421,8 +423,37 @@ class SimBroker:
         finally:
             self._after_call()
 
-    async def close_positions_for_test(self) -> None:  # pragma: no cover - debugging aid
-        raise BrokerError("not supported")
+    async def replace_order(self, order_id: str, qty: Decimal | None, limit_price: Decimal | None,
+                            client_order_id: str | None) -> Order:
+        """Alpaca's PATCH: the old order becomes ``replaced``; a new one takes its place.
+
+        Like Alpaca, the new order gets the *requested* quantity even if the old one
+        was partially filled (which is why the walk never uses replace).
+        """
+        self._call(read=False)
+        try:
+            rec = self.state.orders.get(order_id)
+            if rec is None:
+                raise NotFoundError("order not found", status=404, code=40410000)
+            status = OrderStatus.parse(rec.status)
+            if status.terminal:
+                raise NotCancelableError(
+                    f'order is already in "{status.value}" state', status=422, code=42210000)
+            rec.status = OrderStatus.REPLACED.value
+            self._emit(rec, "replaced")
+            request = OrderRequest(
+                client_order_id or f"{rec.client_order_id}-r{self.state.order_seq + 1}",
+                rec.symbol, Side(rec.side), qty if qty is not None else Decimal(rec.qty),
+                OrderType(rec.type),
+                limit_price if limit_price is not None else (
+                    Decimal(rec.limit_price) if rec.limit_price else None))
+            try:
+                return self._submit(request)
+            except BrokerError:
+                rec.status = OrderStatus.NEW.value  # the replace was rejected: old order stands
+                raise
+        finally:
+            self._after_call()
 
     # -- matching ------------------------------------------------------------------------------
     def _far_touch(self, symbol: str, side: Side) -> Decimal:
@@ -539,5 +570,7 @@ class SimBroker:
             return
         update = TradeUpdate(event, self._order(rec), self._clock.now())
         self._updates.setdefault(rec.id, asyncio.Queue()).put_nowait(update)
+        for listener in self.listeners:
+            listener(update)
 
 

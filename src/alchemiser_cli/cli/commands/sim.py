@@ -105,3 +105,40 @@ def fault(
             raise UsageError(str(exc)) from exc
     save_state(path, state)
     app.terminal(False).info("faults updated")
+
+
+@sim_app.command("serve")
+def serve(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option(help="Loopback port to listen on.")] = 8765,
+    host: Annotated[str, typer.Option(help="Address to bind (loopback only by default).")] = "127.0.0.1",
+    seed: Annotated[int | None, typer.Option(help="Random seed of the market.")] = None,
+    key: Annotated[str | None, typer.Option(
+        envvar="ALCH_SIM_KEY", help="API key the emulator requires (default: any).")] = None,
+    secret: Annotated[str | None, typer.Option(
+        envvar="ALCH_SIM_SECRET", help="API secret the emulator requires.")] = None,
+) -> None:
+    """Serve an Alpaca-compatible emulator (REST + both WebSockets) until Ctrl-C."""
+    import asyncio
+
+    from alchemiser_cli.brokers.sim.server import serve_forever
+    from alchemiser_cli.brokers.sim.state import demo_state
+
+    app: AppContext = ctx.obj
+    settings = app.settings()
+    term = app.terminal(False)
+    state = demo_state(seed if seed is not None else settings.sim.seed)
+
+    def ready(url: str) -> None:
+        ws = url.replace("http://", "ws://")
+        term.line(f"Alpaca emulator on {url} (Ctrl-C to stop). Point alch at it with:")
+        term.line(f"  export ALCH_TRADING_URL={url} ALCH_DATA_URL={url}")
+        term.line(f"  export ALCH_DATA_STREAM_URL={ws}/v2/iex ALCH_TRADING_STREAM_URL={ws}/stream")
+        term.line("  export APCA_API_KEY_ID=<any> APCA_API_SECRET_KEY=<any>   # then use --paper")
+
+    try:
+        asyncio.run(serve_forever(state, host, port, key=key, secret=secret, on_ready=ready))
+    except KeyboardInterrupt:
+        term.info("emulator stopped")
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
