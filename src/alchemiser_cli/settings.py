@@ -72,6 +72,7 @@ class ExecutionSettings(_Section):
     validation_timeout_seconds: float = Field(30.0, gt=0)
     rate_limit_per_minute: int = Field(200, gt=0)
     max_concurrent_orders: int = Field(32, gt=0)
+    http_timeout_seconds: float = Field(10.0, gt=0)
 
 
 class GuardSettings(_Section):

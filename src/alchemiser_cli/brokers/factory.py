@@ -66,7 +66,8 @@ async def open_broker(mode: BrokerMode, settings: Settings) -> AsyncIterator[Ope
     from alchemiser_cli.brokers.alpaca.adapter import AlpacaBroker
 
     clock = LoopClock()
-    broker = AlpacaBroker(settings, paper=mode is BrokerMode.PAPER, clock=clock)
+    broker = AlpacaBroker(settings, paper=mode is BrokerMode.PAPER, clock=clock,
+                          http_timeout=settings.execution.http_timeout_seconds)
     try:
         await broker.start()
         yield OpenedBroker(broker, clock)

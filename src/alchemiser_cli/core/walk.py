@@ -53,6 +53,7 @@ class WalkConfig:
     cancel_confirm_seconds: float = 10.0
     poll_interval_seconds: float = 1.0
     lookup_attempts: int = 3
+    submit_attempts: int = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,22 +152,11 @@ class Walker:
         ))
         request = OrderRequest(cid, symbol, side, qty, order_type, price)
         try:
-            order = await self._broker.submit_order(request)
-        except DuplicateClientOrderIdError:
-            adopted = await self._lookup(cid)
-            if adopted is None:
-                return self._failed(record, cid, symbol, "unknown",
-                                    "client_order_id already used but not found; stopped")
-            order = adopted
+            order = await self._submit_resolving(request)
         except OrderRejectedError as exc:
             return self._failed(record, cid, symbol, "rejected", f"rejected: {exc}")
-        except TransientBrokerError as exc:
-            adopted = await self._lookup(cid)
-            if adopted is None:
-                return self._failed(
-                    record, cid, symbol, "unknown",
-                    f"submission outcome unknown ({exc}) and {cid} not found; not resent")
-            order = adopted
+        except UnknownOrderStateError as exc:
+            return self._failed(record, cid, symbol, "unknown", str(exc))
         except BrokerError as exc:
             return self._failed(record, cid, symbol, "rejected", f"submission failed: {exc}")
         self._emit(OrderAccepted(cid, symbol, order.id, order.status.value, self._clock.now()))
@@ -192,6 +182,32 @@ class Walker:
         status = OrderStatus.REJECTED if outcome == "rejected" else OrderStatus.UNKNOWN
         return record(None, status, message)
 
+    async def _submit_resolving(self, request: OrderRequest) -> Order:
+        """Submit once; if the outcome is unknown, look the client_order_id up.
+
+        Only when the lookup proves the order is not at the broker is it sent again, with
+        the *same* client_order_id, so the broker itself refuses any duplicate.
+        """
+        cid = request.client_order_id
+        last: BrokerError | None = None
+        for _ in range(self._cfg.submit_attempts):
+            try:
+                return await self._broker.submit_order(request)
+            except DuplicateClientOrderIdError:
+                adopted = await self._lookup(cid)
+                if adopted is None:
+                    raise UnknownOrderStateError(
+                        f"{cid} already used but not found; stopped") from None
+                return adopted
+            except TransientBrokerError as exc:
+                adopted = await self._lookup(cid)
+                if adopted is not None:
+                    return adopted
+                last = exc
+        raise UnknownOrderStateError(
+            f"submission of {cid} failed {self._cfg.submit_attempts} times ({last}); "
+            "the order is not at the broker")
+
     async def _lookup(self, cid: str) -> Order | None:
         """Resolve an unknown submission outcome by client_order_id (never by resending)."""
         for attempt in range(self._cfg.lookup_attempts):
@@ -205,24 +221,29 @@ class Walker:
         return None
 
     async def _await_terminal(self, order: Order, wait: float, cid: str) -> Order:
-        """Wait for the order to finish: trade-updates stream first, REST polling otherwise."""
+        """Wait for the order to finish: trade-updates stream first, REST polling otherwise.
+
+        The final state always comes from a REST read, which confirms the stream.
+        """
         deadline = self._clock.monotonic() + wait
         if order.status.terminal:
             return await self._broker.get_order(order.id)
-        if await self._broker.trade_stream_ok():
-            while (left := deadline - self._clock.monotonic()) > 0:
-                update = await self._broker.wait_order_update(order.id, left)
-                if update is None:
-                    break
-                self._emit(OrderProgress(cid, order.symbol, update.order.status.value,
-                                         update.order.filled_qty, update.order.filled_avg_price,
-                                         self._clock.now()))
-                if update.order.status.terminal:
-                    return await self._broker.get_order(order.id)  # REST confirms the stream
-            if deadline - self._clock.monotonic() > 0 and not self._stream_loss_reported:
-                self._stream_loss_reported = True
-                self._emit(Notice("warning", "trade-update stream lost; polling orders over REST",
-                                  order.symbol))
+        stream_ok = await self._broker.trade_stream_ok()
+        while stream_ok and (left := deadline - self._clock.monotonic()) > 0:
+            # wait in short slices so a stream that drops mid-wait is noticed
+            update = await self._broker.wait_order_update(order.id, min(left, 1.0))
+            if update is None:
+                stream_ok = await self._broker.trade_stream_ok()
+                continue
+            self._emit(OrderProgress(cid, order.symbol, update.order.status.value,
+                                     update.order.filled_qty, update.order.filled_avg_price,
+                                     self._clock.now()))
+            if update.order.status.terminal:
+                return await self._broker.get_order(order.id)
+        if not stream_ok and not self._stream_loss_reported:
+            self._stream_loss_reported = True
+            self._emit(Notice("warning", "trade-update stream lost; polling orders over REST",
+                              order.symbol))
         while (left := deadline - self._clock.monotonic()) > 0:
             await self._clock.sleep(min(self._cfg.poll_interval_seconds, left))
             current = await self._broker.get_order(order.id)

@@ -169,9 +169,9 @@ class AlpacaBroker:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(stream.stop)
                 # stop() only takes effect after the stream's 5 s recv timeout; closing the
-                # socket from its own loop ends the wait now.
-                future = asyncio.run_coroutine_threadsafe(stream.close(), loop)
-                await asyncio.wrap_future(future)
+                # socket from its own loop ends the wait now. The coroutine is created in
+                # that loop, so nothing is left un-awaited if the loop has just finished.
+                loop.call_soon_threadsafe(lambda s=stream, lp=loop: lp.create_task(s.close()))
         for thread in self._threads:
             await asyncio.to_thread(thread.join, 6.0)
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -47,6 +47,7 @@ class HttpFaults:
     http_429: int = 0  # the next N REST requests answer 429
     http_5xx: int = 0  # the next N REST requests answer 500
     slow_seconds: float = 0.0  # every REST response is delayed this long
+    refuse_streams: bool = False  # WebSocket connections are closed at once (a stream outage)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -294,6 +295,9 @@ class AlpacaEmulator:
     async def _market_data_ws(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=None)
         await ws.prepare(request)
+        if self.http.refuse_streams:
+            await ws.close()
+            return ws
         self._sockets.add(ws)
         subscribed: set[str] = set()
 
@@ -361,6 +365,9 @@ class AlpacaEmulator:
     async def _trading_ws(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=None)
         await ws.prepare(request)
+        if self.http.refuse_streams:
+            await ws.close()
+            return ws
         self._sockets.add(ws)
         try:
             async for msg in ws:
@@ -414,6 +421,8 @@ class AlpacaEmulator:
                 setattr(self.http, name, int(value or 1))
             elif name == "slow_seconds":
                 self.http.slow_seconds = float(value)
+            elif name == "refuse_streams":
+                self.http.refuse_streams = value.lower() not in {"0", "false", "no", "off"}
             else:
                 try:
                     apply_fault(self.sim.state.faults, str(item))
