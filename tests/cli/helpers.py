@@ -17,7 +17,10 @@ class Result:
     err: str
 
 
-def alch(capsys: pytest.CaptureFixture[str], *args: str) -> Result:
+def alch(capsys: pytest.CaptureFixture[str], *args: str, raw: bool = False) -> Result:
+    """Run alch in process; run ids in the output become RUN unless ``raw``."""
     code = run(list(args))
     captured = capsys.readouterr()
+    if raw:
+        return Result(code, captured.out, captured.err)
     return Result(code, RUN_ID.sub("RUN", captured.out), RUN_ID.sub("RUN", captured.err))

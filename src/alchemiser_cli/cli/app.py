@@ -15,10 +15,13 @@ from typing import Annotated
 import typer
 
 from alchemiser_cli import __version__
+from alchemiser_cli.cli.commands.history import metrics, runs, show
 from alchemiser_cli.cli.commands.place import place
+from alchemiser_cli.cli.commands.plan import plan_app
 from alchemiser_cli.cli.commands.quote import quote
 from alchemiser_cli.cli.commands.rebalance import rebalance
 from alchemiser_cli.cli.commands.sim import sim_app
+from alchemiser_cli.cli.commands.verify import verify
 from alchemiser_cli.cli.context import AppContext
 from alchemiser_cli.domain.errors import AlchError, ExitCode
 
@@ -59,6 +62,12 @@ def root(
 app.command()(quote)
 app.command()(place)
 app.command()(rebalance)
+app.command("verify-migration")(verify)
+app.command("verify", help="Alias of verify-migration: the preflight checklist.")(verify)
+app.command()(metrics)
+app.command()(runs)
+app.command()(show)
+app.add_typer(plan_app, name="plan")
 app.add_typer(sim_app, name="sim")
 
 

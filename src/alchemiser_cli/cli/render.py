@@ -267,6 +267,91 @@ class Terminal:
                 live.update(board.table(title), refresh=True)
             yield observe
 
+    def checklist(self, title: str, checks: Sequence[Any]) -> None:
+        """Pass/fail/skip rows of `alch verify`, then a one-line verdict."""
+        passed = all(c.passed for c in checks)
+        failed = sum(not c.passed for c in checks)
+        verdict = "all checks passed" if passed else f"{failed} check(s) did not pass"
+        if self.json_mode:
+            for c in checks:
+                self.json({"check": c.name, "status": c.status.value, "detail": c.detail})
+            self.json({"event": "summary", "ok": passed,
+                       "failed": [c.name for c in checks if not c.passed]})
+            return
+        if not self.is_tty:
+            width = max(len(c.name) for c in checks)
+            for c in checks:
+                self.line(f"{c.status.value:<4}  {c.name:<{width}}  {c.detail}")
+            self.line(verdict)
+            return
+        marks = {"pass": ("✓", "green"), "fail": ("✗", "bold red"), "skip": ("-", "yellow")}
+        table = Table(title=title, title_justify="left")
+        for column in ("", "Check", "Detail"):
+            table.add_column(column)
+        for c in checks:
+            mark, style = marks[c.status.value]
+            table.add_row(Text(mark, style=style), c.name, self._clean(c.detail))
+        self.out.print(table)
+        self.out.print(Text(verdict, style="green" if passed else "bold red"))
+
+    def metrics(self, m: Any) -> None:
+        """`alch metrics`: rates, counters and a bar chart of fills per walk step."""
+        def pct(v: float | None) -> str:
+            return "-" if v is None else f"{v:.1%}"
+
+        if self.json_mode:
+            self.json(m.to_dict())
+            return
+        rows = [
+            ["runs", str(m.runs)],
+            ["quote requests", str(m.quote_requests)],
+            ["streaming success rate", pct(m.streaming_success_rate)],
+            ["REST fallback rate", pct(m.rest_fallback_rate)],
+            ["unusable quote rate", pct(m.unusable_rate)],
+            *[[f"quotes {k.replace('_', ' ')}", str(v)] for k, v in m.problems.items()],
+            ["orders (filled)", f"{m.orders} ({m.orders_filled})"],
+            ["median time to fill", "-" if m.median_seconds_to_fill is None
+             else f"{m.median_seconds_to_fill:g}s"],
+            ["slippage bps (mean / median)", f"{fmt(m.slippage_bps_mean)} / "
+             f"{fmt(m.slippage_bps_median)}"],
+            ["slippage bps (notional-weighted)", fmt(m.slippage_bps_weighted)],
+            ["validation pass rate", f"{pct(m.validation_pass_rate)} of {m.validations}"],
+        ]
+        if not self.is_tty:
+            for name, value in rows:
+                self.line(f"{name}: {value}")
+            self.line("fills by step: " + ", ".join(f"{k}={v}" for k, v in m.fills_by_step.items()))
+            return
+        table = Table(title="Execution metrics", title_justify="left")
+        table.add_column("Metric")
+        table.add_column("Value", justify="right")
+        for name, value in rows:
+            table.add_row(name, value)
+        self.out.print(table)
+        most = max(m.fills_by_step.values(), default=0) or 1
+        chart = Table(title="Fills per walk step", title_justify="left", show_header=False)
+        chart.add_column("Step")
+        chart.add_column("Bar")
+        chart.add_column("Count", justify="right")
+        for step, count in m.fills_by_step.items():
+            chart.add_row(step, Text("█" * round(30 * count / most), style="cyan"), str(count))
+        self.out.print(chart)
+
+    def audit(self, run: Any, events: Sequence[dict[str, Any]]) -> None:
+        """`alch show`: every journaled event of one run, in order."""
+        if self.json_mode:
+            for e in events:
+                self.json(e)
+            return
+        self.line(f"run {run.run_id}: {run.command} on {run.broker}, started {run.started_at}, "
+                  f"{run.status} (exit {run.exit_code if run.exit_code is not None else '-'})")
+        skip = {"event", "at"}
+        for e in events:
+            details = " ".join(f"{k}={_compact(v)}" for k, v in e.items()
+                               if k not in skip and v not in (None, "", [], {}))
+            stamp = str(e.get("at") or "")[11:19]  # HH:MM:SS of the ISO timestamp
+            self.line(f"{stamp:<8} {e['event']:<16} {details}")
+
     # -- tables ------------------------------------------------------------------------
     def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[str]],
               json_rows: Sequence[dict[str, Any]] | None = None) -> None:
@@ -304,6 +389,12 @@ class Terminal:
             self.table(title, columns, rows)
 
 
+def _compact(value: Any) -> str:
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return str(value)
+
+
 def plan_rows(event: PlanReady) -> tuple[str, list[str], list[list[str]], list[dict[str, Any]]]:
     title = (f"Plan {event.plan}: equity {event.equity:.2f}, cash {event.cash:.2f}, "
              f"turnover {event.turnover:.2f}, est. cost {event.estimated_cost:.2f}"
@@ -330,3 +421,4 @@ def check_rows(rows: Sequence[CheckRow]) -> tuple[str, list[str], list[list[str]
         [[r.symbol, fmt(r.target_weight), fmt(r.expected_qty), fmt(r.actual_qty),
           fmt(r.difference), "pass" if r.passed else "FAIL"] for r in rows],
     )
+

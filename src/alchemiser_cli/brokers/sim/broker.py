@@ -216,7 +216,7 @@ class SimBroker:
                 cash=cash,
                 equity=equity,
                 buying_power=cash - self._reserved_cash(),
-                trading_blocked=False,
+                trading_blocked=self.state.faults.account_blocked,
                 account_blocked=False,
             )
         finally:

@@ -34,6 +34,7 @@ class SimFaults:
     limit_fills: bool = True
     partial_probability: float | None = None
     market_closed: bool = False
+    account_blocked: bool = False
     lose_submit_response: int = 0  # the next N submissions are placed but time out
     transient_reads: int = 0  # the next N reads answer 429
     crash_after_calls: int | None = None  # SIGKILL the client after this many calls

@@ -1,0 +1,116 @@
+"""`alch metrics`, `alch runs`, `alch show`: what the journal knows, across runs."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from alchemiser_cli.cli.context import AppContext
+from alchemiser_cli.cli.options import JsonOpt
+from alchemiser_cli.domain.errors import UsageError
+
+_RELATIVE = re.compile(r"^(\d+)([mhdw])$")
+
+
+def parse_since(raw: str | None, now: datetime) -> str | None:
+    """``7d``, ``24h``, ``30m``, ``2w`` or an ISO date/datetime, to an ISO lower bound."""
+    if raw is None:
+        return None
+    match = _RELATIVE.match(raw.strip())
+    if match:
+        unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match.group(2)]
+        return (now - timedelta(**{unit: int(match.group(1))})).isoformat()
+    try:
+        parsed = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise UsageError(f"--since: {raw!r} is not like 7d, 24h or 2026-11-01") from None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).isoformat()
+
+
+def metrics(
+    ctx: typer.Context,
+    since: Annotated[str | None, typer.Option(help="Only runs since: 7d, 24h, or an ISO date.")] = None,
+    json_out: JsonOpt = False,
+    prom: Annotated[bool, typer.Option("--prom", help="Prometheus text exposition format.")] = False,
+    output: Annotated[Path | None, typer.Option(
+        help="Write to this file atomically (for node_exporter's textfile collector).")] = None,
+) -> None:
+    """Quote-source rates, quote problems, fills per step, time to fill, slippage, checks."""
+    from alchemiser_cli.core.metrics import compute, prometheus
+    from alchemiser_cli.core.session import open_journal
+
+    if prom and json_out:
+        raise UsageError("choose one of --json and --prom")
+    app: AppContext = ctx.obj
+    settings = app.settings()
+    bound = parse_since(since, datetime.now(UTC))
+    journal = open_journal(settings)
+    try:
+        runs = [r for r in journal.runs(10**9) if bound is None or r.started_at >= bound]
+        m = compute(journal.events(since=bound), len(runs))
+    finally:
+        journal.close()
+    term = app.terminal(json_out)
+    if prom or output is not None:
+        if json_out:
+            import json
+
+            text = json.dumps(m.to_dict(), sort_keys=True) + "\n"
+        else:
+            text = prometheus(m)
+        if output is not None:
+            tmp = output.with_name(f".{output.name}.tmp")
+            tmp.write_text(text)
+            tmp.replace(output)
+            term.info(f"metrics written to {output}")
+        else:
+            term.stdout.write(text)
+        return
+    term.metrics(m)
+
+
+def runs(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(help="How many runs, newest first.", min=1)] = 20,
+    json_out: JsonOpt = False,
+) -> None:
+    """Recent runs from the journal: id, command, broker, status, exit code."""
+    from alchemiser_cli.core.session import open_journal
+
+    app: AppContext = ctx.obj
+    journal = open_journal(app.settings())
+    try:
+        rows = journal.runs(limit)
+    finally:
+        journal.close()
+    term = app.terminal(json_out)
+    term.table("", ["Run", "Command", "Broker", "Started", "Status", "Exit"],
+               [[r.run_id, r.command, r.broker, r.started_at[:19], r.status,
+                 "-" if r.exit_code is None else str(r.exit_code)] for r in rows],
+               [{"run_id": r.run_id, "command": r.command, "broker": r.broker,
+                 "started_at": r.started_at, "finished_at": r.finished_at, "status": r.status,
+                 "exit_code": r.exit_code} for r in rows])
+
+
+def show(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="A run id (a unique prefix works).")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Full audit of one run: every quote, step, order, fill, validation and check."""
+    from alchemiser_cli.core.session import open_journal
+
+    app: AppContext = ctx.obj
+    journal = open_journal(app.settings())
+    try:
+        run = journal.find_run(run_id)
+        if run is None:
+            raise UsageError(f"no single run matches {run_id!r} (see 'alch runs')")
+        events = journal.events(run.run_id)
+    finally:
+        journal.close()
+    app.terminal(json_out).audit(run, events)

@@ -1,0 +1,166 @@
+"""Execution metrics from the journal, across runs. Pure: events in, figures out."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+STEP_LABELS = ("1", "2", "3", "4", "market")
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    runs: int = 0
+    quote_requests: int = 0
+    streamed: int = 0
+    rest_fallback: int = 0
+    unusable: int = 0
+    problems: Mapping[str, int] = field(default_factory=dict)  # zero_bid, stale, crossed...
+    orders: int = 0
+    orders_filled: int = 0
+    fills_by_step: Mapping[str, int] = field(default_factory=dict)
+    median_seconds_to_fill: float | None = None
+    slippage_bps_mean: Decimal | None = None
+    slippage_bps_median: Decimal | None = None
+    slippage_bps_weighted: Decimal | None = None
+    validations: int = 0
+    validations_passed: int = 0
+
+    def rate(self, part: int, whole: int) -> float | None:
+        return None if whole == 0 else round(part / whole, 4)
+
+    @property
+    def streaming_success_rate(self) -> float | None:
+        return self.rate(self.streamed, self.quote_requests)
+
+    @property
+    def rest_fallback_rate(self) -> float | None:
+        return self.rate(self.rest_fallback, self.quote_requests)
+
+    @property
+    def unusable_rate(self) -> float | None:
+        return self.rate(self.unusable, self.quote_requests)
+
+    @property
+    def validation_pass_rate(self) -> float | None:
+        return self.rate(self.validations_passed, self.validations)
+
+    def to_dict(self) -> dict[str, Any]:
+        def d(v: Decimal | None) -> str | None:
+            return None if v is None else str(v)
+
+        return {
+            "runs": self.runs, "quote_requests": self.quote_requests,
+            "streaming_success_rate": self.streaming_success_rate,
+            "rest_fallback_rate": self.rest_fallback_rate, "unusable_rate": self.unusable_rate,
+            "quote_problems": dict(self.problems), "orders": self.orders,
+            "orders_filled": self.orders_filled, "fills_by_step": dict(self.fills_by_step),
+            "median_seconds_to_fill": self.median_seconds_to_fill,
+            "slippage_bps_mean": d(self.slippage_bps_mean),
+            "slippage_bps_median": d(self.slippage_bps_median),
+            "slippage_bps_notional_weighted": d(self.slippage_bps_weighted),
+            "validations": self.validations, "validation_pass_rate": self.validation_pass_rate,
+        }
+
+
+def compute(events: Iterable[Mapping[str, Any]], runs: int) -> Metrics:
+    """Aggregate journal events (as stored: plain JSON) into :class:`Metrics`.
+
+    A quote *request* ends in one final quote event: a usable streamed quote, or the
+    REST (or missing) quote that followed; an unusable streamed quote before a REST
+    fallback is an intermediate event, counted only in the problem counters.
+    """
+    requests = streamed = rest = unusable = 0
+    problems: Counter[str] = Counter()
+    fills: Counter[str] = Counter({label: 0 for label in ("1", "2", "3", "market")})
+    to_fill: list[float] = []
+    slips: list[Decimal] = []
+    weighted_num = weighted_den = Decimal(0)
+    orders = filled_orders = validations = passed = 0
+    for e in events:
+        kind = e.get("event")
+        if kind == "quote":
+            if e.get("zero_bid"):
+                problems["zero_bid"] += 1
+            if e.get("zero_ask"):
+                problems["zero_ask"] += 1
+            if e.get("problem"):
+                problems[str(e["problem"])] += 1
+            if e["source"] == "stream" and e.get("problem"):
+                continue  # the REST quote that follows is the request's outcome
+            requests += 1
+            if e.get("problem"):
+                unusable += 1
+            elif e["source"] == "stream":
+                streamed += 1
+            else:
+                rest += 1
+        elif kind == "step" and Decimal(e["filled_qty"]) > 0:
+            fills["market" if e["order_type"] == "market" else str(e["step"])] += 1
+        elif kind == "execution" and e.get("status") != "not_placed":
+            orders += 1
+            if e["status"] == "filled":
+                filled_orders += 1
+                to_fill.append(float(e["seconds"]))
+            if e.get("slippage_bps") is not None and e.get("avg_price") is not None:
+                slip = Decimal(e["slippage_bps"])
+                notional = Decimal(e["filled_qty"]) * Decimal(e["avg_price"])
+                slips.append(slip)
+                weighted_num += slip * notional
+                weighted_den += notional
+        elif kind == "validation":
+            validations += 1
+            passed += bool(e.get("passed"))
+    q = Decimal("0.01")
+    return Metrics(
+        runs=runs, quote_requests=requests, streamed=streamed, rest_fallback=rest,
+        unusable=unusable, problems=dict(sorted(problems.items())), orders=orders,
+        orders_filled=filled_orders, fills_by_step=dict(fills),
+        median_seconds_to_fill=round(statistics.median(to_fill), 3) if to_fill else None,
+        slippage_bps_mean=(sum(slips, Decimal(0)) / len(slips)).quantize(q) if slips else None,
+        slippage_bps_median=Decimal(statistics.median(slips)).quantize(q) if slips else None,
+        slippage_bps_weighted=(weighted_num / weighted_den).quantize(q) if weighted_den else None,
+        validations=validations, validations_passed=passed,
+    )
+
+
+def prometheus(m: Metrics) -> str:
+    """Prometheus text exposition format (for node_exporter's textfile collector)."""
+    lines: list[str] = []
+
+    def metric(name: str, kind: str, help_: str, samples: list[tuple[str, float | None]]) -> None:
+        present = [(labels, v) for labels, v in samples if v is not None]
+        if not present:
+            return
+        lines.append(f"# HELP alch_{name} {help_}")
+        lines.append(f"# TYPE alch_{name} {kind}")
+        for labels, value in present:
+            lines.append(f"alch_{name}{labels} {value:g}")
+
+    metric("runs", "gauge", "Runs recorded in the journal.", [("", m.runs)])
+    metric("quote_requests", "gauge", "Quote requests.", [("", m.quote_requests)])
+    metric("quote_source_ratio", "gauge", "Share of quote requests by outcome.", [
+        ('{source="stream"}', m.streaming_success_rate),
+        ('{source="rest"}', m.rest_fallback_rate),
+        ('{source="unusable"}', m.unusable_rate)])
+    metric("quote_problems", "gauge", "Quotes with a zero side, stale, crossed, too wide.",
+           [(f'{{problem="{k}"}}', v) for k, v in m.problems.items()])
+    metric("orders", "gauge", "Orders placed (walked).", [("", m.orders)])
+    metric("orders_filled", "gauge", "Orders completely filled.", [("", m.orders_filled)])
+    metric("fills_by_step", "gauge", "Orders with a fill at each walk step.",
+           [(f'{{step="{k}"}}', v) for k, v in m.fills_by_step.items()])
+    metric("seconds_to_fill_median", "gauge", "Median seconds from arrival to complete fill.",
+           [("", m.median_seconds_to_fill)])
+    metric("slippage_bps", "gauge", "Cost against the arrival mid in basis points.", [
+        ('{stat="mean"}', None if m.slippage_bps_mean is None else float(m.slippage_bps_mean)),
+        ('{stat="median"}', None if m.slippage_bps_median is None
+         else float(m.slippage_bps_median)),
+        ('{stat="notional_weighted"}', None if m.slippage_bps_weighted is None
+         else float(m.slippage_bps_weighted))])
+    metric("validation_pass_ratio", "gauge", "Share of position checks that passed.",
+           [("", m.validation_pass_rate)])
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,52 @@
+"""The README documents every command, option, environment variable and exit code."""
+
+from pathlib import Path
+
+import typer
+
+from alchemiser_cli.cli.app import app
+from alchemiser_cli.domain.errors import ExitCode
+
+README = (Path(__file__).parents[2] / "README.md").read_text()
+
+
+def walk(command, prefix=()):  # yields (path, command)
+    subcommands = getattr(command, "commands", None)
+    if subcommands:
+        for name, sub in subcommands.items():
+            yield from walk(sub, (*prefix, name))
+    else:
+        yield prefix, command
+
+
+COMMANDS = list(walk(typer.main.get_command(app)))
+
+
+def test_the_app_has_the_expected_commands():
+    names = {" ".join(path) for path, _ in COMMANDS}
+    assert {"rebalance", "place", "quote", "verify", "verify-migration", "metrics", "runs",
+            "show", "plan init", "plan snapshot", "sim reset", "sim status", "sim fault",
+            "sim serve"} == names
+
+
+def test_every_command_has_help_and_is_documented():
+    for path, command in COMMANDS:
+        assert (command.help or "").strip(), path
+        assert f"alch {' '.join(path)}" in README, f"alch {' '.join(path)} is not in README.md"
+
+
+def test_every_option_and_env_var_is_documented():
+    for path, command in COMMANDS:
+        for param in command.params:
+            for opt in getattr(param, "opts", []):
+                if opt.startswith("--"):
+                    assert f"`{opt}" in README or f" {opt}" in README or f"[{opt}" in README, (
+                        f"{opt} of alch {' '.join(path)} is not documented")
+            envvar = getattr(param, "envvar", None)
+            for var in [envvar] if isinstance(envvar, str) else (envvar or []):
+                assert var in README, var
+
+
+def test_every_exit_code_is_in_the_readme_table():
+    for code in ExitCode:
+        assert f"\n| {int(code)} |" in README, code

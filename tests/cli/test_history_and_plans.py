@@ -1,0 +1,115 @@
+"""metrics, runs, show and the plan tools, after deterministic simulator runs."""
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+from alchemiser_cli.domain.errors import ExitCode
+from alchemiser_cli.domain.plan import load_plan
+from tests.cli.helpers import alch
+
+PLAN = str(Path(__file__).parents[2] / "config" / "example-plan.toml")
+
+
+def a_few_runs(capsys) -> None:
+    assert alch(capsys, "rebalance", PLAN, "--sim").code == 0
+    alch(capsys, "sim", "fault", "limit_fills=false", "quote_mode=AAPL:zero_bid")
+    assert alch(capsys, "place", "AAPL", "buy", "3", "--sim").code == 0
+    alch(capsys, "sim", "fault", "--clear", "stream_down")
+    assert alch(capsys, "place", "MSFT", "sell", "1", "--sim").code == 0
+    alch(capsys, "sim", "fault", "--clear")
+
+
+METRICS = """\
+runs: 3
+quote requests: 21
+streaming success rate: 90.5%
+REST fallback rate: 9.5%
+unusable quote rate: 0.0%
+quotes zero bid: 4
+orders (filled): 9 (9)
+median time to fill: 3.5s
+slippage bps (mean / median): 3.36 / 0.59
+slippage bps (notional-weighted): 2.12
+validation pass rate: 100.0% of 9
+fills by step: 1=6, 2=2, 3=0, market=1
+"""
+
+
+def test_metrics_after_a_few_runs(capsys):
+    a_few_runs(capsys)
+    result = alch(capsys, "metrics")
+    assert result.code == 0
+    assert result.out == METRICS
+    data = json.loads(alch(capsys, "metrics", "--json").out)
+    assert data["fills_by_step"] == {"1": 6, "2": 2, "3": 0, "market": 1}
+    assert data["slippage_bps_notional_weighted"] == "2.12"
+
+
+def test_metrics_prometheus_text_and_atomic_file(capsys, tmp_path):
+    a_few_runs(capsys)
+    text = alch(capsys, "metrics", "--prom").out
+    assert "# TYPE alch_fills_by_step gauge\n" in text
+    assert 'alch_fills_by_step{step="market"} 1\n' in text
+    assert 'alch_quote_source_ratio{source="stream"} 0.9048\n' in text
+    assert 'alch_slippage_bps{stat="notional_weighted"} 2.12\n' in text
+    for line in text.splitlines():  # every sample line is NAME{labels} VALUE
+        assert line.startswith("#") or re.fullmatch(r'alch_[a-z_]+(\{[a-z_]+="[^"]*"\})? [-0-9.e]+',
+                                                    line), line
+    out = tmp_path / "alch.prom"
+    assert alch(capsys, "metrics", "--prom", "--output", str(out)).code == 0
+    assert out.read_text() == text
+
+
+def test_metrics_since_filters_runs_and_rejects_bad_values(capsys):
+    a_few_runs(capsys)
+    assert "runs: 0" in alch(capsys, "metrics", "--since", "2030-01-01").out
+    bad = alch(capsys, "metrics", "--since", "yesterday")
+    assert bad.code == ExitCode.USAGE
+    assert bad.err == "error: --since: 'yesterday' is not like 7d, 24h or 2026-11-01\n"
+
+
+def test_metrics_on_an_empty_journal(capsys):
+    result = alch(capsys, "metrics")
+    assert result.code == 0 and "runs: 0" in result.out and "streaming success rate: -" in result.out
+
+
+def test_runs_and_show_give_the_full_audit_of_a_run(capsys):
+    a_few_runs(capsys)
+    runs = [json.loads(line) for line in alch(capsys, "runs", "--json", raw=True).out.splitlines()]
+    assert [r["command"] for r in runs] == ["place", "place", "rebalance"]
+    assert all(r["status"] in ("ok", "filled") and r["exit_code"] == 0 for r in runs)
+    rebalance_id = runs[-1]["run_id"]
+    shown = alch(capsys, "show", rebalance_id[:14])
+    assert shown.code == 0
+    lines = shown.out.splitlines()
+    assert lines[0].startswith("run RUN: rebalance on sim")
+    kinds = {line.split()[1] for line in lines[1:]}
+    assert {"quote", "plan", "phase", "order_submitting", "order_accepted", "step",
+            "validation", "execution", "portfolio_check", "run_finished"} <= kinds
+    events = [json.loads(line) for line in alch(capsys, "show", rebalance_id, "--json").out.splitlines()]
+    assert sum(e["event"] == "order_submitting" for e in events) == 8
+    missing = alch(capsys, "show", "nope")
+    assert missing.code == ExitCode.USAGE and "no single run matches 'nope'" in missing.err
+
+
+def test_plan_init_writes_a_valid_commented_plan(capsys, tmp_path):
+    assert alch(capsys, "plan", "init", "p.toml").code == 0
+    text = (tmp_path / "p.toml").read_text()
+    assert text.startswith("# alch rebalance plan.")
+    assert "# SYMBOL = weight of equity" in text
+    plan = load_plan(tmp_path / "p.toml")
+    assert sum(plan.targets.values()) <= 1
+    again = alch(capsys, "plan", "init", "p.toml")
+    assert again.code == ExitCode.USAGE and "use --force" in again.err
+    assert alch(capsys, "plan", "init", "p.toml", "--force").code == 0
+
+
+def test_plan_snapshot_round_trips_to_a_plan_that_holds(capsys, tmp_path):
+    assert alch(capsys, "plan", "snapshot", "s.toml", "--sim").code == 0
+    data = tomllib.loads((tmp_path / "s.toml").read_text())
+    assert data["targets"] == {"AAPL": 0.2238, "BND": 0.0472, "MSFT": 0.0813, "SPY": 0.1926,
+                               "TSLA": 0.047}
+    dry = alch(capsys, "rebalance", "s.toml", "--sim", "--dry-run")
+    assert "nothing placed: 0 order(s)" in dry.out
