@@ -17,6 +17,11 @@ from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 
+#: Remaining waits shorter than this count as done. Without it a loop like
+#: ``while deadline - now > 0`` can livelock in virtual time: ``now + 1e-12`` rounds
+#: back to ``now``, the timer fires at once and the clock never moves.
+MIN_WAIT = 0.001
+
 
 class Clock(Protocol):
     def now(self) -> datetime: ...

@@ -1,6 +1,5 @@
 """Options shared by commands (kept import-light so `alch --help` stays fast)."""
 
-from __future__ import annotations
 
 from typing import Annotated
 

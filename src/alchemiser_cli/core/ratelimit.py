@@ -1,13 +1,13 @@
 """One request budget shared by every REST call of a process.
 
-A token bucket whose burst plus one minute of refill never exceeds the
-per-minute limit, so no 60-second window can exceed it. A 429 pauses the whole
-bucket for the time the broker asked for.
+A sliding window: no 60-second window ever holds more than the per-minute limit.
+A 429 pauses the whole budget for the time the broker asked for.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
@@ -17,7 +17,7 @@ from alchemiser_cli.brokers.port import (
     RateLimitedError,
     TransientBrokerError,
 )
-from alchemiser_cli.clock import Clock
+from alchemiser_cli.clock import MIN_WAIT, Clock
 from alchemiser_cli.domain.orders import (
     Account,
     Asset,
@@ -30,46 +30,47 @@ from alchemiser_cli.domain.orders import (
 from alchemiser_cli.domain.quotes import Quote
 
 T = TypeVar("T")
-_EPSILON = 1e-9
 
 
 class RateLimiter:
+    """At most ``per_minute`` requests in any trailing 60 seconds (a sliding window).
+
+    Exact for Alpaca's per-account limit: bursts up to the limit are allowed, and the
+    sustained rate is the limit itself. ``pause`` (after a 429 or an exhausted
+    ``X-RateLimit-Remaining``) holds every caller until the broker's reset time.
+    """
+
+    WINDOW = 60.0
+
     def __init__(self, clock: Clock, per_minute: int) -> None:
         self._clock = clock
-        self.capacity = max(1, per_minute // 10)
-        self.rate = (per_minute - self.capacity) / 60.0 if per_minute > 1 else per_minute / 60.0
-        self._tokens = float(self.capacity)
-        self._updated: float | None = None
+        self.capacity = per_minute
+        self.rate = per_minute / self.WINDOW
+        self._sent: deque[float] = deque()
         self._paused_until = 0.0
         self._lock = asyncio.Lock()
         self.acquired = 0
         self.waited_seconds = 0.0
 
-    def _refill(self) -> None:
-        now = self._clock.monotonic()
-        if self._updated is not None:
-            self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
-        self._updated = now
-
     async def acquire(self) -> None:
         async with self._lock:
             start = self._clock.monotonic()
             while True:
-                self._refill()
                 now = self._clock.monotonic()
                 if now < self._paused_until:
-                    await self._clock.sleep(self._paused_until - now)
+                    await self._clock.sleep(max(self._paused_until - now, MIN_WAIT))
                     continue
-                if self._tokens >= 1.0 - _EPSILON:  # float refill may land just short of 1
-                    self._tokens = max(self._tokens - 1.0, 0.0)
+                while self._sent and self._sent[0] <= now - self.WINDOW:
+                    self._sent.popleft()
+                if len(self._sent) < self.capacity:
+                    self._sent.append(now)
                     self.acquired += 1
-                    self.waited_seconds += self._clock.monotonic() - start
+                    self.waited_seconds += now - start
                     return
-                await self._clock.sleep(max((1.0 - self._tokens) / self.rate, 1e-6))
+                await self._clock.sleep(max(self._sent[0] + self.WINDOW - now, MIN_WAIT))
 
     def pause(self, seconds: float) -> None:
         self._paused_until = max(self._paused_until, self._clock.monotonic() + seconds)
-        self._tokens = 0.0
 
 
 class GuardedBroker:

@@ -23,7 +23,7 @@ from alchemiser_cli.brokers.port import (
     OrderRejectedError,
     TransientBrokerError,
 )
-from alchemiser_cli.clock import Clock
+from alchemiser_cli.clock import MIN_WAIT, Clock
 from alchemiser_cli.core.events import (
     Notice,
     Observer,
@@ -223,40 +223,58 @@ class Walker:
     async def _await_terminal(self, order: Order, wait: float, cid: str) -> Order:
         """Wait for the order to finish: trade-updates stream first, REST polling otherwise.
 
-        The final state always comes from a REST read, which confirms the stream.
+        A terminal state is always confirmed by a REST read. When the wait ends with the
+        order still working, the last known state is returned (the caller cancels it and
+        confirms that over REST), so no read is spent on an order about to be cancelled.
         """
         deadline = self._clock.monotonic() + wait
         if order.status.terminal:
             return await self._broker.get_order(order.id)
+        last = order
         stream_ok = await self._broker.trade_stream_ok()
-        while stream_ok and (left := deadline - self._clock.monotonic()) > 0:
+        while stream_ok and (left := deadline - self._clock.monotonic()) > MIN_WAIT:
             # wait in short slices so a stream that drops mid-wait is noticed
             update = await self._broker.wait_order_update(order.id, min(left, 1.0))
             if update is None:
                 stream_ok = await self._broker.trade_stream_ok()
                 continue
-            self._emit(OrderProgress(cid, order.symbol, update.order.status.value,
-                                     update.order.filled_qty, update.order.filled_avg_price,
-                                     self._clock.now()))
-            if update.order.status.terminal:
-                return await self._broker.get_order(order.id)
-        if not stream_ok and not self._stream_loss_reported:
+            last = update.order
+            self._emit(OrderProgress(cid, order.symbol, last.status.value, last.filled_qty,
+                                     last.filled_avg_price, self._clock.now()))
+            if last.status.terminal:
+                return await self._broker.get_order(order.id)  # REST confirms the stream
+        if not stream_ok:
+            self._report_stream_loss(order.symbol)
+            while (left := deadline - self._clock.monotonic()) > MIN_WAIT:
+                await self._clock.sleep(min(self._cfg.poll_interval_seconds, left))
+                last = await self._broker.get_order(order.id)
+                if last.status.terminal:
+                    return last
+        return last
+
+    def _report_stream_loss(self, symbol: str) -> None:
+        if not self._stream_loss_reported:
             self._stream_loss_reported = True
             self._emit(Notice("warning", "trade-update stream lost; polling orders over REST",
-                              order.symbol))
-        while (left := deadline - self._clock.monotonic()) > 0:
-            await self._clock.sleep(min(self._cfg.poll_interval_seconds, left))
-            current = await self._broker.get_order(order.id)
-            if current.status.terminal:
-                return current
-        return await self._broker.get_order(order.id)
+                              symbol))
 
     async def _cancel_and_confirm(self, order: Order) -> Order:
-        """Cancel, then poll until the order is terminal; re-read fills that landed meanwhile."""
+        """Cancel, then confirm a terminal state over REST (fills during the cancel count).
+
+        With a healthy stream the cancel's outcome (canceled, or filled meanwhile) is
+        awaited there first, so REST is read once rather than polled.
+        """
         # NotCancelable: already terminal (typically filled during the cancel); the re-read tells
         with contextlib.suppress(NotCancelableError):
             await self._broker.cancel_order(order.id)
         deadline = self._clock.monotonic() + self._cfg.cancel_confirm_seconds
+        if await self._broker.trade_stream_ok():
+            while (left := deadline - self._clock.monotonic()) > MIN_WAIT:
+                update = await self._broker.wait_order_update(order.id, min(left, 1.0))
+                if update is not None and update.order.status.terminal:
+                    break
+                if update is None and not await self._broker.trade_stream_ok():
+                    break
         delay = 0.1
         while True:
             current = await self._broker.get_order(order.id)

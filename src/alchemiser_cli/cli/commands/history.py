@@ -1,6 +1,5 @@
 """`alch metrics`, `alch runs`, `alch show`: what the journal knows, across runs."""
 
-from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta

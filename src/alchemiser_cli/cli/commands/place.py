@@ -1,8 +1,7 @@
 """`alch place`: one order through the placement core (walk the book, then check)."""
 
-from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -10,7 +9,9 @@ from alchemiser_cli.cli.context import AppContext, broker_mode, confirm_live, ru
 from alchemiser_cli.cli.options import JsonOpt, LiveOpt, PaperOpt, SimOpt, YesOpt
 from alchemiser_cli.domain.errors import ExitCode, UsageError
 from alchemiser_cli.domain.intents import CloseType, Side, Urgency
-from alchemiser_cli.domain.results import ExecutionResult, ExecutionStatus
+
+if TYPE_CHECKING:  # imported lazily: `alch --help` must stay fast
+    from alchemiser_cli.domain.results import ExecutionResult, ExecutionStatus
 
 
 def place(
@@ -52,7 +53,7 @@ def place(
     term = app.terminal(json_out)
     confirm_live(mode, yes, term, intent.describe())
 
-    async def main() -> ExecutionResult:
+    async def main() -> "ExecutionResult":
         with term.live_events(f"alch place {intent.describe()} [{mode}]") as observer:
             async with open_runtime(mode, settings, command="place", observer=observer,
                                     lock=True) as rt:
@@ -71,7 +72,9 @@ def place(
         raise typer.Exit(int(code))
 
 
-def exit_code_for(status: ExecutionStatus) -> ExitCode:
+def exit_code_for(status: "ExecutionStatus") -> ExitCode:
+    from alchemiser_cli.domain.results import ExecutionStatus
+
     if status is ExecutionStatus.FILLED:
         return ExitCode.OK
     if status is ExecutionStatus.NOT_PLACED:

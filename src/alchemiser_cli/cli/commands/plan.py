@@ -1,6 +1,5 @@
 """`alch plan init` and `alch plan snapshot`: write plan files (TOML, with tomli-w)."""
 
-from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path

@@ -1,6 +1,5 @@
 """`alch quote`: streaming-first quotes with source, age, spread and zero-side flags."""
 
-from __future__ import annotations
 
 from typing import Annotated
 

@@ -1,6 +1,5 @@
 """`alch rebalance`: the main job. Plan -> orders -> walks -> portfolio check."""
 
-from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated

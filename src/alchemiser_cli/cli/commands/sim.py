@@ -1,6 +1,5 @@
 """`alch sim`: inspect and steer the offline simulator (state, faults, reset)."""
 
-from __future__ import annotations
 
 import json
 from typing import Annotated

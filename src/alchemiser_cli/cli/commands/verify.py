@@ -1,6 +1,5 @@
 """`alch verify-migration` (alias `alch verify`): a preflight checklist of every component."""
 
-from __future__ import annotations
 
 from typing import Annotated
 

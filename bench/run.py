@@ -1,0 +1,181 @@
+"""Run every benchmark and print (and save) the figures. Usage: python bench/run.py [--quick]"""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from harness import rebalance, single_walk
+
+from alchemiser_cli.brokers.sim.market import DEFAULT_UNIVERSE, FillModel
+from alchemiser_cli.domain.intents import Side, Urgency
+from alchemiser_cli.settings import load_settings
+
+QUICK = "--quick" in sys.argv
+RESULTS = Path(__file__).parent / "results"
+
+
+def makespan() -> dict:
+    """Concurrent rebalance vs the lower bound and vs one order after another."""
+    out = {}
+    single = rebalance(1)
+    for n in (1, 10, 50) if QUICK else (1, 10, 50, 200):
+        conc = rebalance(n)
+        seq = rebalance(n, concurrent=False) if n <= 50 or not QUICK else None
+        budget_bound = conc.total_requests / conc.rate_per_second  # requests / rate limit
+        bound = max(single.virtual_seconds, budget_bound)
+        out[n] = {
+            "concurrent_s": round(conc.virtual_seconds, 1),
+            "sequential_s": None if seq is None else round(seq.virtual_seconds, 1),
+            "lower_bound_s": round(bound, 1),
+            "ratio_to_bound": round(conc.virtual_seconds / bound, 3),
+            "requests": conc.total_requests,
+            "all_filled": conc.report.ok,
+        }
+        print(f"makespan n={n:<4} concurrent {conc.virtual_seconds:8.1f}s  "
+              f"bound {bound:8.1f}s  ratio {conc.virtual_seconds / bound:5.3f}  "
+              f"sequential {'-' if seq is None else f'{seq.virtual_seconds:.1f}s'}  "
+              f"requests {conc.total_requests}")
+    return out
+
+
+def requests_per_order() -> dict:
+    """REST requests by kind for one order: filled at step 1, and walked to market."""
+    settings = load_settings()
+    out = {}
+    for label, fills in (("filled_at_step_1", True), ("walked_to_market", False)):
+        result, requests = single_walk("SPY", Side.BUY, Decimal(10), seed=11, settings=settings,
+                                       urgency=Urgency.MEDIUM, limit_fills=fills)
+        if fills:  # find a seed whose order fills at step 1 for a stable figure
+            seed = 11
+            while result.fill_step != "1":
+                seed += 1
+                result, requests = single_walk("SPY", Side.BUY, Decimal(10), seed=seed,
+                                               settings=settings, urgency=Urgency.MEDIUM)
+        steps = len(result.steps)
+        pre_reads = requests.get("asset", 0) + 1  # the asset and the position before
+        walk = sum(requests.values()) - pre_reads  # submissions, cancels, confirms, check
+        out[label] = {"steps": steps, "requests": requests, "walk_requests": walk,
+                      "pre_reads": pre_reads, "target": steps + 2}
+        print(f"requests {label:<17} steps {steps}  walk+check {walk} (target {steps + 2})  "
+              f"pre-reads {pre_reads}  {json.dumps(requests, sort_keys=True)}")
+    return out
+
+
+def startup() -> dict:
+    """`alch --help` wall time against a bare `python -c "import typer, rich"`."""
+    runs = 5 if QUICK else 15
+    alch = [sys.executable, "-m", "alchemiser_cli", "--help"]
+    bare = [sys.executable, "-c", "import typer, rich"]
+
+    def median(cmd: list[str]) -> float:
+        times = []
+        for _ in range(runs):
+            t = time.perf_counter()
+            subprocess.run(cmd, check=True, capture_output=True)
+            times.append(time.perf_counter() - t)
+        return statistics.median(times)
+
+    median(alch)  # warm the bytecode cache
+    a, b = median(alch), median(bare)
+    probe = subprocess.run([sys.executable, "-c", (
+        "import sys; from alchemiser_cli.cli.app import run; run(['--help']); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'alpaca', 'pandas', 'pydantic_settings'}))")],
+        capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+    print(f"startup alch --help {a * 1000:.0f} ms, bare typer+rich {b * 1000:.0f} ms, "
+          f"ratio {a / b:.2f}; heavy modules imported: {probe}")
+    return {"alch_help_ms": round(a * 1000, 1), "typer_rich_ms": round(b * 1000, 1),
+            "ratio": round(a / b, 3), "heavy_imported": probe}
+
+
+def execution_cost() -> dict:
+    """Walk the book vs immediate market vs a static mid limit, same seeded markets."""
+    n = 60 if QUICK else 300
+    liquid = [s.symbol for s in DEFAULT_UNIVERSE if s.tradable and s.fractionable]
+    base = load_settings()
+    strategies = {
+        "walk 75/85/95 @30s (default)": (base, Urgency.MEDIUM),
+        "walk 60/75/85/95 @60s (low)": (base, Urgency.LOW),
+        "walk 50/75/95 @10s": (load_settings(profiles={"medium": {
+            "ratios": ["0.5", "0.75", "0.95"], "step_wait_seconds": 10}}), Urgency.MEDIUM),
+        "market now (high)": (base, Urgency.HIGH),
+        "static mid limit 120s, no market": (load_settings(profiles={"medium": {
+            "ratios": ["0.5"], "step_wait_seconds": 120, "market_wait_seconds": 0.001}}),
+            Urgency.MEDIUM),
+    }
+    rng = random.Random(2026)
+    scenarios = [(rng.choice(liquid), rng.choice(list(Side)), 1000 + i) for i in range(n)]
+    out = {}
+    for name, (settings, urgency) in strategies.items():
+        costs, weights, filled, requested, secs = [], [], Decimal(0), Decimal(0), []
+        for symbol, side, seed in scenarios:
+            result, _ = single_walk(symbol, side, Decimal(10), seed=seed, settings=settings,
+                                    urgency=urgency)
+            fills = [s for s in result.steps if s.order_type.value == "limit" or
+                     "no market" not in name]
+            got = sum((s.filled_qty for s in fills), Decimal(0))
+            requested += result.requested_qty
+            filled += got
+            if got and result.arrival_mid:
+                notional = sum((s.filled_qty * s.avg_price for s in fills if s.avg_price), Decimal(0))
+                avg = notional / got
+                diff = avg - result.arrival_mid if side is Side.BUY else result.arrival_mid - avg
+                costs.append(float(diff / result.arrival_mid * 10000))
+                weights.append(float(got))
+            secs.append(result.seconds)
+        mean = sum(c * w for c, w in zip(costs, weights, strict=True)) / sum(weights)
+        out[name] = {"cost_bps_vs_arrival_mid": round(mean, 2),
+                     "completion_rate": round(float(filled / requested), 4),
+                     "median_seconds": round(statistics.median(secs), 1), "scenarios": n}
+        print(f"cost {name:<34} {mean:6.2f} bps  completion {float(filled / requested):6.1%}  "
+              f"median {statistics.median(secs):5.1f}s")
+    print(f"  (spreads {min(s.spread_bps for s in DEFAULT_UNIVERSE)}-"
+          f"{max(s.spread_bps for s in DEFAULT_UNIVERSE)} bps; fill model {FillModel()})")
+    return out
+
+
+def planning() -> dict:
+    """Parse and size a 5,000-symbol plan."""
+    from alchemiser_cli.brokers.sim.market import generated_symbol, spec_for_generated
+    from alchemiser_cli.domain.plan import parse_plan
+    from alchemiser_cli.domain.sizing import MarketView, plan_trades
+
+    symbols = [generated_symbol(i + 1) for i in range(5000)]
+    text = "[plan]\nname = 'big'\ndrift_threshold = 0\nmin_order_notional = 1\n[targets]\n" + "".join(f"{s} = 0.0002\n" for s in symbols)
+    t = time.perf_counter()
+    plan = parse_plan(text, "big.toml")
+    parsed = time.perf_counter() - t
+    market = {}
+    for s in symbols:
+        spec = spec_for_generated(s)
+        assert spec is not None
+        market[s] = MarketView(spec.mid, spec.mid - Decimal("0.01"), spec.mid + Decimal("0.01"), True)
+    positions = {s: Decimal(i % 7) for i, s in enumerate(symbols)}
+    t = time.perf_counter()
+    trades = plan_trades(plan, Decimal(10_000_000), positions, market)
+    sized = time.perf_counter() - t
+    print(f"planning 5000 symbols: parse {parsed * 1000:.0f} ms, size {sized * 1000:.0f} ms, "
+          f"{sum(t.action.value != 'hold' for t in trades)} trades")
+    return {"parse_ms": round(parsed * 1000, 1), "size_ms": round(sized * 1000, 1)}
+
+
+def main() -> None:
+    t = time.perf_counter()
+    figures = {"makespan": makespan(), "requests_per_order": requests_per_order(),
+               "startup": startup(), "execution_cost": execution_cost(), "planning": planning()}
+    RESULTS.mkdir(exist_ok=True)
+    name = "quick.json" if QUICK else "latest.json"
+    (RESULTS / name).write_text(json.dumps(figures, indent=1, sort_keys=True, default=str))
+    print(f"done in {time.perf_counter() - t:.0f}s; figures in {RESULTS / name}")
+
+
+if __name__ == "__main__":
+    main()
