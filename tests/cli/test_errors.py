@@ -155,3 +155,10 @@ def test_secrets_never_appear_in_output_or_journal(capsys, monkeypatch, tmp_path
         if path.is_file():
             data = path.read_bytes()
             assert b"PKLEAKCHECK123" not in data and b"SECRETLEAKCHECK456" not in data
+
+
+def test_a_bare_group_prints_its_help(capsys):
+    for args in ([], ["plan"], ["sim"]):
+        result = alch(capsys, *args)
+        assert result.code == ExitCode.OK and result.err == ""
+        assert result.out.startswith("Usage: alch")

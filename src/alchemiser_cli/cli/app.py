@@ -89,6 +89,9 @@ def run(argv: list[str] | None = None) -> int:
         sys.stderr.write("error: aborted\n")
         return int(ExitCode.INTERRUPTED)
     except typer.TyperException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `alch` or `alch sim` alone: show help
+            sys.stdout.write(exc.format_message() + "\n")
+            return int(ExitCode.OK)
         # Usage errors (bad option, missing argument, bad value) from the parser.
         ctx = getattr(exc, "ctx", None)
         path = getattr(ctx, "command_path", "alch") or "alch"
