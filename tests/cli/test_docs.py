@@ -11,10 +11,9 @@ README = (Path(__file__).parents[2] / "README.md").read_text()
 
 
 def walk(command, prefix=()):  # yields (path, command)
-    subcommands = getattr(command, "commands", None)
-    if subcommands:
-        for name, sub in subcommands.items():
-            yield from walk(sub, (*prefix, name))
+    if hasattr(command, "list_commands"):
+        for name in command.list_commands(None):
+            yield from walk(command.get_command(None, name), (*prefix, name))
     else:
         yield prefix, command
 
@@ -50,3 +49,12 @@ def test_every_option_and_env_var_is_documented():
 def test_every_exit_code_is_in_the_readme_table():
     for code in ExitCode:
         assert f"\n| {int(code)} |" in README, code
+
+
+def test_the_lazy_command_list_matches_each_commands_own_help():
+    from alchemiser_cli.cli.lazy import COMMANDS, load
+
+    for name, entry in COMMANDS.items():
+        command = load(name)
+        own = (command.help or "").strip().splitlines()[0]
+        assert own == entry.help, name

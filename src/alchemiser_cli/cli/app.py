@@ -15,20 +15,15 @@ from typing import Annotated
 import typer
 
 from alchemiser_cli import __version__
-from alchemiser_cli.cli.commands.history import metrics, runs, show
-from alchemiser_cli.cli.commands.place import place
-from alchemiser_cli.cli.commands.plan import plan_app
-from alchemiser_cli.cli.commands.quote import quote
-from alchemiser_cli.cli.commands.rebalance import rebalance
-from alchemiser_cli.cli.commands.sim import sim_app
-from alchemiser_cli.cli.commands.verify import verify
 from alchemiser_cli.cli.context import AppContext
+from alchemiser_cli.cli.lazy import LazyGroup
 from alchemiser_cli.domain.errors import AlchError, ExitCode
 
 INTERRUPTED_MESSAGE = "error: interrupted; open orders of this run were cancelled\n"
 
 app = typer.Typer(
     name="alch",
+    cls=LazyGroup,  # each command is imported only when it runs (see cli/lazy.py)
     help="Rebalance an Alpaca portfolio by walking the book. Offline simulator: add --sim.",
     no_args_is_help=True,
     add_completion=False,
@@ -58,17 +53,6 @@ def root(
     """Rebalance an Alpaca portfolio by walking the book. Offline simulator: add --sim."""
     ctx.obj = AppContext(config_file=config, data_dir=data_dir)
 
-
-app.command()(quote)
-app.command()(place)
-app.command()(rebalance)
-app.command("verify-migration")(verify)
-app.command("verify", help="Alias of verify-migration: the preflight checklist.")(verify)
-app.command()(metrics)
-app.command()(runs)
-app.command()(show)
-app.add_typer(plan_app, name="plan")
-app.add_typer(sim_app, name="sim")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,6 +5,13 @@ from typing import Annotated
 
 import typer
 
+def group(help_text: str) -> typer.Typer:
+    """A sub-command group with the root's settings (plain help, -h, no completion)."""
+    return typer.Typer(help=help_text, no_args_is_help=True, add_completion=False,
+                       rich_markup_mode=None,
+                       context_settings={"help_option_names": ["-h", "--help"]})
+
+
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="One JSON object per line on stdout (for machines).")
 ]

@@ -8,11 +8,10 @@ from typing import Annotated, Any
 import typer
 
 from alchemiser_cli.cli.context import AppContext, broker_mode, run_async
-from alchemiser_cli.cli.options import LiveOpt, PaperOpt, SimOpt
+from alchemiser_cli.cli.options import LiveOpt, PaperOpt, SimOpt, group
 from alchemiser_cli.domain.errors import UsageError
 
-plan_app = typer.Typer(help="Write plan files: a commented starter, or a snapshot of holdings.",
-                       no_args_is_help=True)
+plan_app = group("Write plan files: a commented starter, or a snapshot of holdings.")
 
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")]
 

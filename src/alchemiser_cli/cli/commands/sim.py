@@ -7,11 +7,10 @@ from typing import Annotated
 import typer
 
 from alchemiser_cli.cli.context import AppContext
-from alchemiser_cli.cli.options import JsonOpt
+from alchemiser_cli.cli.options import JsonOpt, group
 from alchemiser_cli.domain.errors import UsageError
 
-sim_app = typer.Typer(help="The offline simulator: reset it, inspect it, inject faults.",
-                      no_args_is_help=True)
+sim_app = group("The offline simulator: reset it, inspect it, inject faults.")
 
 FAULT_HELP = (
     "quote_mode=SYMBOL:MODE (MODE: normal zero_bid zero_ask both_zero crossed stale wide; "
