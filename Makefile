@@ -17,11 +17,11 @@ setup: $(STAMP)
 # The whole test suite (what .ci/run calls).
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
 # The main job on the offline simulator: a multi-symbol rebalance, no keys needed.

@@ -98,12 +98,14 @@ def startup() -> dict:
 
 def execution_cost() -> dict:
     """Walk the book vs immediate market vs a static mid limit, same seeded markets."""
-    n = 60 if QUICK else 300
+    n = 60 if QUICK else 500
     liquid = [s.symbol for s in DEFAULT_UNIVERSE if s.tradable and s.fractionable]
     base = load_settings()
     strategies = {
         "walk 75/85/95 @30s (default)": (base, Urgency.MEDIUM),
         "walk 60/75/85/95 @60s (low)": (base, Urgency.LOW),
+        "walk 75/85/95 @10s": (load_settings(profiles={"medium": {
+            "step_wait_seconds": 10}}), Urgency.MEDIUM),
         "walk 50/75/95 @10s": (load_settings(profiles={"medium": {
             "ratios": ["0.5", "0.75", "0.95"], "step_wait_seconds": 10}}), Urgency.MEDIUM),
         "market now (high)": (base, Urgency.HIGH),
@@ -132,10 +134,12 @@ def execution_cost() -> dict:
                 weights.append(float(got))
             secs.append(result.seconds)
         mean = sum(c * w for c, w in zip(costs, weights, strict=True)) / sum(weights)
-        out[name] = {"cost_bps_vs_arrival_mid": round(mean, 2),
+        stderr = statistics.stdev(costs) / len(costs) ** 0.5
+        out[name] = {"cost_bps_vs_arrival_mid": round(mean, 2), "stderr_bps": round(stderr, 2),
                      "completion_rate": round(float(filled / requested), 4),
                      "median_seconds": round(statistics.median(secs), 1), "scenarios": n}
-        print(f"cost {name:<34} {mean:6.2f} bps  completion {float(filled / requested):6.1%}  "
+        print(f"cost {name:<34} {mean:6.2f} ± {stderr:4.2f} bps  "
+              f"completion {float(filled / requested):6.1%}  "
               f"median {statistics.median(secs):5.1f}s")
     print(f"  (spreads {min(s.spread_bps for s in DEFAULT_UNIVERSE)}-"
           f"{max(s.spread_bps for s in DEFAULT_UNIVERSE)} bps; fill model {FillModel()})")
@@ -149,7 +153,8 @@ def planning() -> dict:
     from alchemiser_cli.domain.sizing import MarketView, plan_trades
 
     symbols = [generated_symbol(i + 1) for i in range(5000)]
-    text = "[plan]\nname = 'big'\ndrift_threshold = 0\nmin_order_notional = 1\n[targets]\n" + "".join(f"{s} = 0.0002\n" for s in symbols)
+    text = ("[plan]\nname = 'big'\ndrift_threshold = 0\nmin_order_notional = 1\n[targets]\n"
+            + "".join(f"{s} = 0.0002\n" for s in symbols))
     t = time.perf_counter()
     plan = parse_plan(text, "big.toml")
     parsed = time.perf_counter() - t

@@ -5,6 +5,7 @@ from typing import Annotated
 
 import typer
 
+
 def group(help_text: str) -> typer.Typer:
     """A sub-command group with the root's settings (plain help, -h, no completion)."""
     return typer.Typer(help=help_text, no_args_is_help=True, add_completion=False,
