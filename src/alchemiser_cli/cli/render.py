@@ -116,7 +116,7 @@ class OrderBoard:
             r.avg, r.slippage, r.status = event.avg_price, event.slippage_bps, event.status
 
     def table(self, title: str) -> Table:
-        table = Table(title=title, title_justify="left")
+        table = Table(title=Text(title), title_justify="left")  # Text: "[sim]" is not markup
         for name, justify in (("Phase", "left"), ("Symbol", "left"), ("Side", "left"),
                               ("Step", "right"), ("Ratio", "right"), ("Limit", "right"),
                               ("Status", "left"), ("Filled", "right"), ("Avg price", "right"),
@@ -255,13 +255,13 @@ class Terminal:
                                             style="yellow"))
                     return
                 if isinstance(event, PlanReady):
-                    title, columns, rows, _ = plan_rows(event)
-                    live.console.print(self._rich_table(title, columns, rows))
+                    plan_title, columns, rows, _ = plan_rows(event)
+                    live.console.print(self._rich_table(plan_title, columns, rows))
                     return
                 if isinstance(event, PortfolioChecked):
                     live.update(board.table(title), refresh=True)
-                    title_c, columns, rows = check_rows(event.rows)
-                    live.console.print(self._rich_table(title_c, columns, rows))
+                    check_title, columns, rows = check_rows(event.rows)
+                    live.console.print(self._rich_table(check_title, columns, rows))
                     return
                 board.apply(event)
                 live.update(board.table(title), refresh=True)
@@ -285,7 +285,7 @@ class Terminal:
             self.line(verdict)
             return
         marks = {"pass": ("✓", "green"), "fail": ("✗", "bold red"), "skip": ("-", "yellow")}
-        table = Table(title=title, title_justify="left")
+        table = Table(title=Text(title), title_justify="left")
         for column in ("", "Check", "Detail"):
             table.add_column(column)
         for c in checks:
@@ -372,7 +372,7 @@ class Terminal:
 
     def _rich_table(self, title: str, columns: Sequence[str],
                     rows: Sequence[Sequence[str]]) -> Table:
-        table = Table(title=title or None, title_justify="left")
+        table = Table(title=Text(self._clean(title)) if title else None, title_justify="left")
         for c in columns:
             table.add_column(c)
         for r in rows:
