@@ -199,3 +199,24 @@ def test_wrong_keys_fail_closed(capsys, emu, monkeypatch):
     assert result.code == ExitCode.BROKER
     assert "request is not authorized" in result.err
     assert "wrong" not in result.err
+
+
+def test_known_keys_never_appear_in_output_logs_or_the_journal(capsys, emu, tmp_path, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)  # alpaca-py, websockets and requests log at DEBUG
+    outputs = [alch(capsys, *args) for args in (
+        ("verify", "--paper"), ("verify", "--paper", "--json"),
+        ("quote", "AAPL", "--paper", "--json"), ("place", "AAPL", "buy", "1", "--paper"),
+        ("place", "AAPL", "buy", "1", "--paper", "--json"),
+        ("rebalance", PLAN, "--paper", "--dry-run", "--json"),
+        ("runs", "--json"), ("metrics", "--prom"), ("plan", "snapshot", "s.toml", "--paper"),
+    )]
+    for secret in ("PKE2E", "e2e-secret"):
+        for result in outputs:
+            assert secret not in result.out + result.err
+        assert secret not in caplog.text
+        for path in (tmp_path / "data").rglob("*"):
+            if path.is_file():
+                assert secret.encode() not in path.read_bytes(), path
+        assert secret not in (tmp_path / "s.toml").read_text()

@@ -39,6 +39,9 @@ class AppContext:
                 raise ConfigError(f"invalid configuration: {where}: {first['msg']}") from exc
             except ValueError as exc:
                 raise ConfigError(f"invalid configuration: {exc}") from exc
+            from alchemiser_cli.logs import protect_secrets
+
+            protect_secrets(self._settings.secrets())
         return self._settings
 
     def terminal(self, json_mode: bool) -> Terminal:

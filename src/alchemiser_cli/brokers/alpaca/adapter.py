@@ -56,6 +56,7 @@ from alchemiser_cli.domain.orders import (
     TradeUpdate,
 )
 from alchemiser_cli.domain.quotes import Quote
+from alchemiser_cli.logs import protect_secrets
 from alchemiser_cli.settings import Settings
 
 T = TypeVar("T")
@@ -123,6 +124,7 @@ class AlpacaBroker:
         assert settings.api_key_id is not None and settings.api_secret_key is not None
         self._key = settings.api_key_id.get_secret_value()
         self._secret = settings.api_secret_key.get_secret_value()
+        protect_secrets([self._key, self._secret])
         self._settings = settings
         self._paper = paper
         self._clock = clock
