@@ -116,8 +116,14 @@ def run(main: Callable[[], Coroutine[Any, Any, T]], *, virtual: bool) -> T:
 
 
 async def wait_for(awaitable: Awaitable[T], timeout: float) -> T | None:
-    """``asyncio.wait_for`` that returns None on timeout."""
+    """Await with a timeout; None when it expires.
+
+    Built on ``asyncio.timeout`` rather than ``asyncio.wait_for``: on Python 3.11,
+    ``wait_for`` can swallow a cancellation (Ctrl-C) that arrives just as the awaited
+    future completes, and the run would carry on as if never interrupted.
+    """
     try:
-        return await asyncio.wait_for(awaitable, timeout)
+        async with asyncio.timeout(timeout):
+            return await awaitable
     except TimeoutError:
         return None

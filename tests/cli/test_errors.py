@@ -27,6 +27,7 @@ def sim_orders(tmp_path: Path) -> int:
     (["place", "AA PL", "buy", "1", "--sim"], "error: symbol 'AA PL' is not a valid ticker"),
     (["rebalance", "missing.toml", "--sim"], "error: missing.toml: file not found"),
     (["nosuchcommand"], "error: No such command"),
+    (["place", "AAPL"], "error: Missing argument 'side'. Choose from: buy, sell"),
 ])
 def test_usage_errors_exit_2_with_one_line(capsys, tmp_path, args, message):
     result = alch(capsys, *args)

@@ -79,7 +79,8 @@ def run(argv: list[str] | None = None) -> int:
         # Usage errors (bad option, missing argument, bad value) from the parser.
         ctx = getattr(exc, "ctx", None)
         path = getattr(ctx, "command_path", "alch") or "alch"
-        sys.stderr.write(f"error: {exc.format_message()} (see '{path} --help')\n")
+        message = " ".join(exc.format_message().split())  # typer wraps some messages
+        sys.stderr.write(f"error: {message} (see '{path} --help')\n")
         return int(ExitCode.USAGE)
     except AlchError as exc:
         if debug:
