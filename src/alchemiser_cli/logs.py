@@ -15,7 +15,7 @@ from typing import Any
 
 _SECRETS: set[str] = set()
 _LOCK = threading.Lock()
-_INSTALLED = False
+_STATE = {"installed": False}
 
 
 def redact(text: str) -> str:
@@ -25,10 +25,9 @@ def redact(text: str) -> str:
 
 
 def protect_secrets(secrets: Iterable[str]) -> None:
-    global _INSTALLED
     with _LOCK:
         _SECRETS.update(s for s in secrets if s)
-        if _INSTALLED:
+        if _STATE["installed"]:
             return
         previous = logging.getLogRecordFactory()
 
@@ -45,6 +44,6 @@ def protect_secrets(secrets: Iterable[str]) -> None:
             return record
 
         logging.setLogRecordFactory(factory)
-        _INSTALLED = True
+        _STATE["installed"] = True
     # frame-by-frame debug logs are never useful to an operator and carry credentials
     logging.getLogger("websockets").setLevel(logging.INFO)
