@@ -399,16 +399,21 @@ class SimBroker:
             raise TransientBrokerError("timed out waiting for the response", status=504)
         return self._order(rec)
 
+    def _working_order(self, order_id: str) -> SimOrderRecord:
+        """The order, if it exists and is not terminal (Alpaca's 404 and 422 otherwise)."""
+        rec = self.state.orders.get(order_id)
+        if rec is None:
+            raise NotFoundError("order not found", status=404, code=40410000)
+        status = OrderStatus.parse(rec.status)
+        if status.terminal:
+            raise NotCancelableError(
+                f'order is already in "{status.value}" state', status=422, code=42210000)
+        return rec
+
     async def cancel_order(self, order_id: str) -> None:
         self._call(read=False)
         try:
-            rec = self.state.orders.get(order_id)
-            if rec is None:
-                raise NotFoundError("order not found", status=404, code=40410000)
-            status = OrderStatus.parse(rec.status)
-            if status.terminal:
-                raise NotCancelableError(
-                    f'order is already in "{status.value}" state', status=422, code=42210000)
+            rec = self._working_order(order_id)
             if self.state.faults.fill_on_cancel > 0:
                 self.state.faults.fill_on_cancel -= 1
                 remaining = Decimal(rec.qty) - Decimal(rec.filled_qty)
@@ -432,13 +437,7 @@ class SimBroker:
         """
         self._call(read=False)
         try:
-            rec = self.state.orders.get(order_id)
-            if rec is None:
-                raise NotFoundError("order not found", status=404, code=40410000)
-            status = OrderStatus.parse(rec.status)
-            if status.terminal:
-                raise NotCancelableError(
-                    f'order is already in "{status.value}" state', status=422, code=42210000)
+            rec = self._working_order(order_id)
             rec.status = OrderStatus.REPLACED.value
             self._emit(rec, "replaced")
             request = OrderRequest(

@@ -292,13 +292,20 @@ class AlpacaEmulator:
             return bool(key) and bool(secret)
         return key == self.key and secret == self.secret
 
-    async def _market_data_ws(self, request: web.Request) -> web.WebSocketResponse:
+    async def _accept(self, request: web.Request) -> tuple[web.WebSocketResponse, bool]:
+        """Upgrade the connection; during a simulated outage close it at once (False)."""
         ws = web.WebSocketResponse(heartbeat=None)
         await ws.prepare(request)
         if self.http.refuse_streams:
             await ws.close()
-            return ws
+            return ws, False
         self._sockets.add(ws)
+        return ws, True
+
+    async def _market_data_ws(self, request: web.Request) -> web.WebSocketResponse:
+        ws, accepted = await self._accept(request)
+        if not accepted:
+            return ws
         subscribed: set[str] = set()
 
         async def send(items: list[dict[str, Any]]) -> None:
@@ -363,12 +370,9 @@ class AlpacaEmulator:
         return ws
 
     async def _trading_ws(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(heartbeat=None)
-        await ws.prepare(request)
-        if self.http.refuse_streams:
-            await ws.close()
+        ws, accepted = await self._accept(request)
+        if not accepted:
             return ws
-        self._sockets.add(ws)
         try:
             async for msg in ws:
                 if msg.type not in (WSMsgType.BINARY, WSMsgType.TEXT):
