@@ -163,3 +163,12 @@ def test_a_bare_group_prints_its_help(capsys):
         result = alch(capsys, *args)
         assert result.code == ExitCode.OK and result.err == ""
         assert result.out.startswith("Usage: alch")
+
+
+def test_every_unknown_plan_symbol_is_named(capsys, tmp_path):
+    (tmp_path / "p.toml").write_text("[targets]\nAAPL = 0.2\nZZZZ = 0.1\nQQQQ = 0.1\nDELIST = 0.1\n")
+    result = alch(capsys, "rebalance", "p.toml", "--sim")
+    assert result.code == ExitCode.USAGE
+    assert result.err == ("error: targets.QQQQ: unknown symbol; targets.ZZZZ: unknown symbol; "
+                          "targets.DELIST: DELIST is not tradable; nothing placed\n")
+    assert sim_orders(tmp_path) == 0

@@ -187,8 +187,7 @@ class RebalanceRunner:
         problems += [f"targets.{s}: {s} is not tradable" for s, a in found.items()
                      if a is not None and not a.tradable and self.plan.targets[s] > ZERO]
         if problems:
-            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-            raise UsageError(f"{problems[0]}{more}; nothing placed")
+            raise UsageError(f"{'; '.join(problems)}; nothing placed")
         return {s: a for s, a in found.items() if a is not None}
 
     async def _arrival_quotes(self, symbols: Sequence[str],

@@ -26,9 +26,7 @@ class PlanError(ValueError):
 
     def __init__(self, path: str, problems: list[str]) -> None:
         self.problems = problems
-        head = f"{path}: {problems[0]}"
-        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
-        super().__init__(head + more)
+        super().__init__(f"{path}: " + "; ".join(" ".join(p.split()) for p in problems))
 
 
 @dataclass(frozen=True, slots=True)
