@@ -109,7 +109,10 @@ def test_verify_passes_against_the_emulator_through_alpaca_py(capsys, monkeypatc
         result = alch(capsys, "verify", "--paper", "--json")
         assert result.code == ExitCode.OK, result.out
         assert set(statuses(result.out).values()) == {"pass"}
-        emu.state.faults.trade_stream_down = False
+        emu.call(lambda e: setattr(e.http, "fail_path", "/v2/clock"))
+        s = statuses(alch(capsys, "verify", "--paper", "--json").out)
+        assert s["market clock"] == "fail" and s["account"] == "pass"
+        emu.call(lambda e: setattr(e.http, "fail_path", ""))
         emu.call(lambda e: setattr(e.http, "refuse_streams", True))
         result = alch(capsys, "verify", "--paper", "--json")
         s = statuses(result.out)

@@ -48,6 +48,7 @@ class HttpFaults:
     http_5xx: int = 0  # the next N REST requests answer 500
     slow_seconds: float = 0.0  # every REST response is delayed this long
     refuse_streams: bool = False  # WebSocket connections are closed at once (a stream outage)
+    fail_path: str = ""  # every REST request to this path answers 500
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -143,6 +144,8 @@ class AlpacaEmulator:
             response.headers.update({"X-RateLimit-Limit": "200", "X-RateLimit-Remaining": "0",
                                      "X-RateLimit-Reset": str(reset)})
             return response
+        if self.http.fail_path and path == self.http.fail_path:
+            return _error(500, 50010000, "internal server error")
         if self.http.http_5xx > 0:
             self.http.http_5xx -= 1
             return _error(500, 50010000, "internal server error")
@@ -425,6 +428,8 @@ class AlpacaEmulator:
                 setattr(self.http, name, int(value or 1))
             elif name == "slow_seconds":
                 self.http.slow_seconds = float(value)
+            elif name == "fail_path":
+                self.http.fail_path = value
             elif name == "refuse_streams":
                 self.http.refuse_streams = value.lower() not in {"0", "false", "no", "off"}
             else:
