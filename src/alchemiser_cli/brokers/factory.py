@@ -6,7 +6,6 @@ import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 
 from alchemiser_cli.brokers.port import Broker
@@ -39,13 +38,6 @@ def account_key(mode: BrokerMode, settings: Settings) -> str:
 class OpenedBroker:
     broker: Broker
     clock: LoopClock
-
-
-def clock_anchor(mode: BrokerMode, settings: Settings) -> datetime | None:
-    """Sim runs continue the simulated world's own time; real brokers use the wall clock."""
-    if mode is BrokerMode.SIM:
-        return load_state(settings.data_dir / "sim" / "state.json", settings.sim.seed).now_dt
-    return None
 
 
 @asynccontextmanager

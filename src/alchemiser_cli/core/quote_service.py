@@ -1,13 +1,12 @@
 """Quote service: streaming first (subscribed before waiting), REST fallback.
 
 Every quote, whichever path it came from, is assessed by the same rules
-(age, crossing, zero sides, width) and reported as a ``QuoteTaken`` event, which
-is what ``alch metrics`` aggregates.
+(age, crossing, zero sides, width) and reported as a ``QuoteTaken`` event; the
+journal records those, and ``alch metrics`` aggregates them across runs.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 
 from alchemiser_cli.brokers.port import Broker, BrokerError
@@ -34,7 +33,6 @@ class QuoteService:
         self._emit = emit
         self._subscribed: set[str] = set()
         self._stream_ok = True
-        self.metrics: Counter[str] = Counter()
 
     async def subscribe(self, symbols: Iterable[str]) -> None:
         """Subscribe up front (a rebalance subscribes every symbol at once)."""
@@ -68,13 +66,6 @@ class QuoteService:
 
     def _assess(self, quote: Quote, source: QuoteSource, *, fallback: bool) -> AssessedQuote:
         assessed = assess_quote(quote, source, self._clock.now(), self._policy)
-        self.metrics[source.value] += 1
-        if assessed.zero_bid:
-            self.metrics["zero_bid"] += 1
-        if assessed.zero_ask:
-            self.metrics["zero_ask"] += 1
-        if assessed.problem is not None:
-            self.metrics[assessed.problem.value] += 1
         self._emit(QuoteTaken(
             symbol=quote.symbol, source=source.value, bid=assessed.bid, ask=assessed.ask,
             raw_bid=quote.bid, raw_ask=quote.ask, age_seconds=assessed.age_seconds,
@@ -87,7 +78,6 @@ class QuoteService:
     def _missing(self, symbol: str, fallback: bool) -> AssessedQuote:
         now = self._clock.now()
         quote = Quote(symbol, ZERO, ZERO, ZERO, ZERO, now)
-        self.metrics[QuoteProblem.MISSING.value] += 1
         self._emit(QuoteTaken(
             symbol=symbol, source=QuoteSource.NONE.value, bid=ZERO, ask=ZERO, raw_bid=ZERO,
             raw_ask=ZERO, age_seconds=0.0, zero_bid=True, zero_ask=True,

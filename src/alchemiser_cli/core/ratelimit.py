@@ -49,12 +49,9 @@ class RateLimiter:
         self._sent: deque[float] = deque()
         self._paused_until = 0.0
         self._lock = asyncio.Lock()
-        self.acquired = 0
-        self.waited_seconds = 0.0
 
     async def acquire(self) -> None:
         async with self._lock:
-            start = self._clock.monotonic()
             while True:
                 now = self._clock.monotonic()
                 if now < self._paused_until:
@@ -64,8 +61,6 @@ class RateLimiter:
                     self._sent.popleft()
                 if len(self._sent) < self.capacity:
                     self._sent.append(now)
-                    self.acquired += 1
-                    self.waited_seconds += now - start
                     return
                 await self._clock.sleep(max(self._sent[0] + self.WINDOW - now, MIN_WAIT))
 

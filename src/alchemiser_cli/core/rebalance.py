@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypeVar
 
-from alchemiser_cli.brokers.port import BrokerError, NotCancelableError, NotFoundError
+from alchemiser_cli.brokers.port import BrokerError, NotFoundError
 from alchemiser_cli.core.events import CheckRow, Notice, PhaseStarted, PlanReady, PortfolioChecked
 from alchemiser_cli.core.placement import client_order_id_base
 from alchemiser_cli.core.preflight import require_tradable_session
 from alchemiser_cli.core.session import Runtime
+from alchemiser_cli.core.walk import UnknownOrderStateError
 from alchemiser_cli.domain.errors import BrokerUnavailableError, RefusedError, UsageError
 from alchemiser_cli.domain.money import ZERO
 from alchemiser_cli.domain.orders import Asset, Order
@@ -142,24 +143,14 @@ class RebalanceRunner:
         await asyncio.gather(*(self._cancel_confirmed(o) for o in ours))
 
     async def _cancel_confirmed(self, order: Order) -> None:
-        broker = self.rt.broker
+        """The walk's cancel-and-confirm (stream first, then REST); unknown state stops the run."""
         try:
-            await broker.cancel_order(order.id)
-        except (NotCancelableError, NotFoundError):
-            pass
-        except BrokerError as exc:
+            await self.rt.placement.walker.cancel_and_confirm(order)
+        except NotFoundError:
+            pass  # gone already
+        except (BrokerError, UnknownOrderStateError) as exc:
             raise BrokerUnavailableError(
                 f"could not cancel leftover order {order.client_order_id}: {exc}") from exc
-        deadline = self.rt.clock.monotonic() + self.rt.settings.execution.cancel_confirm_seconds
-        while True:
-            current = await self._read(broker.get_order(order.id), "order")
-            if current.status.terminal:
-                return
-            if self.rt.clock.monotonic() >= deadline:
-                raise BrokerUnavailableError(
-                    f"cancel of leftover order {order.client_order_id} not confirmed "
-                    f"(status {current.status}); stopped")
-            await self.rt.clock.sleep(0.5)
 
     async def _sweep_open_orders(self, *, this_run_only: bool) -> None:
         prefix = f"{OUR_PREFIX}{self.rt.run_id}-" if this_run_only else OUR_PREFIX

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -70,7 +71,7 @@ async def open_runtime(mode: BrokerMode, settings: Settings, *, command: str,
             except BaseException as exc:
                 code = getattr(exc, "exit_code", None)
                 rt.exit_code = code if isinstance(code, ExitCode) else (
-                    ExitCode.INTERRUPTED if isinstance(exc, KeyboardInterrupt | _cancelled())
+                    ExitCode.INTERRUPTED if isinstance(exc, KeyboardInterrupt | asyncio.CancelledError)
                     else ExitCode.INTERNAL)
                 rt.status = "interrupted" if rt.exit_code is ExitCode.INTERRUPTED else "error"
                 bus(RunFinished(run_id, rt.status, int(rt.exit_code), {"error": str(exc)},
@@ -83,8 +84,3 @@ async def open_runtime(mode: BrokerMode, settings: Settings, *, command: str,
         if account_lock is not None:
             account_lock.release()
 
-
-def _cancelled() -> type[BaseException]:
-    import asyncio
-
-    return asyncio.CancelledError

@@ -163,7 +163,7 @@ class Walker:
         try:
             final = await self._await_terminal(order, wait, cid)
             if not final.status.terminal:
-                final = await self._cancel_and_confirm(final)
+                final = await self.cancel_and_confirm(final)
         except asyncio.CancelledError:
             await asyncio.shield(self._cancel_quietly(order.id))
             raise
@@ -258,7 +258,7 @@ class Walker:
             self._emit(Notice("warning", "trade-update stream lost; polling orders over REST",
                               symbol))
 
-    async def _cancel_and_confirm(self, order: Order) -> Order:
+    async def cancel_and_confirm(self, order: Order) -> Order:
         """Cancel, then confirm a terminal state over REST (fills during the cancel count).
 
         With a healthy stream the cancel's outcome (canceled, or filled meanwhile) is
@@ -291,6 +291,6 @@ class Walker:
         try:
             current = await self._broker.get_order(order_id)
             if not current.status.terminal:
-                await self._cancel_and_confirm(current)
+                await self.cancel_and_confirm(current)
         except (BrokerError, UnknownOrderStateError):
             pass

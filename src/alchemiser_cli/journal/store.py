@@ -67,6 +67,14 @@ class RunRow:
     summary: dict[str, Any]
 
 
+_RUN_COLUMNS = "run_id, command, broker, started_at, finished_at, status, exit_code, summary"
+
+
+def _run_row(r: tuple[Any, ...]) -> RunRow:
+    return RunRow(run_id=r[0], command=r[1], broker=r[2], started_at=r[3], finished_at=r[4],
+                  status=r[5], exit_code=r[6], summary=json.loads(r[7]) if r[7] else {})
+
+
 class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -176,12 +184,9 @@ class Journal:
     # -- readers ----------------------------------------------------------------------
     def runs(self, limit: int = 20) -> list[RunRow]:
         rows = self._db.execute(
-            "SELECT run_id, command, broker, started_at, finished_at, status, exit_code, summary "
-            "FROM runs ORDER BY seq DESC LIMIT ?", (limit,)
-        ).fetchall()
-        return [RunRow(run_id=r[0], command=r[1], broker=r[2], started_at=r[3], finished_at=r[4],
-                       status=r[5], exit_code=r[6], summary=json.loads(r[7]) if r[7] else {})
-                for r in rows]
+            f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY seq DESC LIMIT ?",  # noqa: S608 - constant
+            (limit,)).fetchall()
+        return [_run_row(r) for r in rows]
 
     def events(self, run_id: str | None = None, kinds: tuple[str, ...] = (),
                since: str | None = None) -> list[dict[str, Any]]:
@@ -199,22 +204,14 @@ class Journal:
         sql += " ORDER BY e.seq"
         return [json.loads(r[0]) for r in self._db.execute(sql, args).fetchall()]
 
-    def orders(self, run_id: str | None = None) -> list[dict[str, Any]]:
-        if run_id is None:
-            cur = self._db.execute("SELECT * FROM orders ORDER BY created_at")
-        else:
-            cur = self._db.execute(
-                "SELECT * FROM orders WHERE run_id = ? ORDER BY created_at", (run_id,))
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-
     def find_run(self, prefix: str) -> RunRow | None:
+        """The one run whose id starts with ``prefix`` (None if none or several)."""
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         rows = self._db.execute(
-            "SELECT run_id FROM runs WHERE run_id LIKE ? ORDER BY seq DESC", (prefix + "%",)
-        ).fetchall()
-        if len(rows) != 1:
-            return None
-        return next((r for r in self.runs(10**6) if r.run_id == rows[0][0]), None)
+            f"SELECT {_RUN_COLUMNS} FROM runs "  # noqa: S608 - a constant column list
+            "WHERE run_id LIKE ? ESCAPE '\\' ORDER BY seq DESC LIMIT 2",
+            (escaped + "%",)).fetchall()
+        return _run_row(rows[0]) if len(rows) == 1 else None
 
     def mark_interrupted(self) -> list[str]:
         """Runs left 'running' by a crashed process (the caller holds the lock)."""

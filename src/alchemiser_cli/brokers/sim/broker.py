@@ -89,7 +89,6 @@ class SimBroker:
         self._ticker: asyncio.Task[None] | None = None
         self._last_fill_time: datetime | None = None
         self._dirty = False
-        self.calls = 0
         #: Called with every trade update (the emulator broadcasts them on its WebSocket).
         self.listeners: list[Callable[[TradeUpdate], None]] = []
 
@@ -180,7 +179,6 @@ class SimBroker:
 
     # -- call accounting and faults ----------------------------------------------------------
     def _call(self, *, read: bool) -> None:
-        self.calls += 1
         self.state.calls += 1
         self._sync_time()
         faults = self.state.faults

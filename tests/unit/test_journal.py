@@ -1,0 +1,18 @@
+from datetime import UTC, datetime
+
+from alchemiser_cli.core.events import RunFinished, RunStarted
+from alchemiser_cli.journal.store import Journal
+
+
+def test_find_run_by_unique_prefix_only(tmp_path):
+    journal = Journal(tmp_path / "j.sqlite3")
+    at = datetime(2026, 11, 24, 15, tzinfo=UTC)
+    for run_id in ("261124150000abc001", "261124150000abc002", "261124160000abc003"):
+        journal(RunStarted(run_id, "place", "sim", at))
+        journal(RunFinished(run_id, "ok", 0, {}, at))
+    assert journal.find_run("2611241600").run_id == "261124160000abc003"
+    assert journal.find_run("261124150000abc00") is None  # two match
+    assert journal.find_run("%") is None and journal.find_run("_") is None  # not wildcards
+    assert journal.find_run("261124150000abc001").status == "ok"
+    assert [r.run_id for r in journal.runs(2)] == ["261124160000abc003", "261124150000abc002"]
+    assert journal.mark_interrupted() == []
