@@ -172,3 +172,10 @@ def test_every_unknown_plan_symbol_is_named(capsys, tmp_path):
     assert result.err == ("error: targets.QQQQ: unknown symbol; targets.ZZZZ: unknown symbol; "
                           "targets.DELIST: DELIST is not tradable; nothing placed\n")
     assert sim_orders(tmp_path) == 0
+
+
+def test_an_order_in_an_unknown_state_exits_4(capsys):
+    alch(capsys, "sim", "fault", "limit_fills=false", "stuck_cancel=1")
+    result = alch(capsys, "place", "AAPL", "buy", "1", "--sim")
+    assert result.code == ExitCode.BROKER
+    assert "not confirmed" in result.err

@@ -96,3 +96,14 @@ def test_buys_are_sized_to_the_cash_that_sells_actually_realised(capsys):
     planned_buys = sum(Decimal(t["qty"]) * Decimal(t["price"]) for t in planned["trades"]
                        if t["action"] == "buy")
     assert Decimal(0) < spent <= proceeds < planned_buys
+
+
+def test_a_sell_in_an_unknown_state_stops_the_buys_and_exits_4(capsys, tmp_path):
+    alch(capsys, "sim", "fault", "limit_fills=false", "stuck_cancel=1")
+    result = alch(capsys, "rebalance", PLAN, "--sim")
+    assert result.code == ExitCode.BROKER
+    assert "phase buys" not in result.out
+    assert "no buys placed" in result.err
+    assert "not confirmed" in result.err
+    state = json.loads((tmp_path / "data" / "sim" / "state.json").read_text())
+    assert {o["side"] for o in state["orders"].values()} == {"sell"}

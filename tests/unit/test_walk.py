@@ -245,3 +245,36 @@ def test_cancelling_the_task_cancels_the_live_order():
     open_orders, orders = run_sim(body)
     assert open_orders == []
     assert [o.status for o in orders.values()] == ["canceled"]
+
+
+def test_no_market_order_when_the_quote_before_it_is_unusable():
+    settings = load_settings()
+
+    async def body(h: Harness):
+        h.sim.state.faults.limit_fills = False
+        events: list[Event] = []
+
+        def emit(event: Event) -> None:
+            events.append(event)
+            if isinstance(event, StepFinished) and event.step == 3:
+                h.sim.state.faults.quote_mode["*"] = "crossed"  # the market breaks
+
+        svc = PlacementService(h.broker, h.clock, emit, PlacementConfig.from_settings(settings))
+        return await svc.place(BUY10, id_base="x"), events
+
+    result, events = run_sim(body)
+    assert result.status is ExecutionStatus.FAILED
+    assert "no usable quote before the market step (crossed)" in (result.error or "")
+    assert not any(isinstance(e, OrderSubmitting) and e.order_type == "market" for e in events)
+
+
+def test_a_cancel_that_never_completes_is_an_unknown_state():
+    async def body(h: Harness):
+        h.sim.state.faults.limit_fills = False
+        h.sim.state.faults.stuck_cancel = 1
+        return await h.placement.place(BUY10, id_base="x"), h.sim.state.orders
+
+    result, orders = run_sim(body)
+    assert result.steps[-1].status is OrderStatus.UNKNOWN
+    assert "cancel of x-1 not confirmed" in (result.error or "")
+    assert len(orders) == 1  # nothing more was sent

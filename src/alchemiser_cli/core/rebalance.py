@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import TypeVar
 
@@ -26,7 +26,7 @@ from alchemiser_cli.core.session import Runtime
 from alchemiser_cli.core.walk import UnknownOrderStateError
 from alchemiser_cli.domain.errors import BrokerUnavailableError, RefusedError, UsageError
 from alchemiser_cli.domain.money import ZERO
-from alchemiser_cli.domain.orders import Asset, Order
+from alchemiser_cli.domain.orders import Asset, Order, OrderStatus
 from alchemiser_cli.domain.plan import Plan
 from alchemiser_cli.domain.results import ExecutionResult, ExecutionStatus
 from alchemiser_cli.domain.sizing import (
@@ -55,6 +55,11 @@ class RebalanceReport:
     @property
     def ok(self) -> bool:
         return self.dry_run or (self.check_passed and all(r.ok for r in self.results))
+
+    @property
+    def unknown_state(self) -> bool:
+        """Some order's outcome could not be established (it may still be working)."""
+        return any(s.status is OrderStatus.UNKNOWN for r in self.results for s in r.steps)
 
 
 class RebalanceRunner:
@@ -99,7 +104,14 @@ class RebalanceRunner:
         results = list(await self._phase("sells", sells, assets, positions))
         planned_buys = [t for t in trades if t.action is Action.BUY]
         buys: list[PlannedTrade] = []
-        if planned_buys:
+        unknown = sorted(r.intent.symbol for r in results
+                         if any(s.status is OrderStatus.UNKNOWN for s in r.steps))
+        if unknown and planned_buys:
+            rt.emit(Notice("error", f"the state of the {', '.join(unknown)} sell order(s) is "
+                            "unknown: no buys placed"))
+            buys = [replace(b, action=Action.HOLD, qty=ZERO, note="not placed: unknown state")
+                    for b in planned_buys]
+        elif planned_buys:
             after = await self._read(broker.get_account(), "account after sells")
             available = min(after.cash, after.buying_power) - self.plan.cash_buffer * after.equity
             buys = fit_buys(planned_buys, available, market, rt.settings.guards.buy_price_reserve,

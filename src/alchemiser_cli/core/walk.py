@@ -100,8 +100,13 @@ class Walker:
             if remaining <= ZERO:
                 break
         else:
-            if remaining > ZERO:
-                market_quote = await self._quotes.quote(symbol) if profile.ratios else arrival
+            market_quote = arrival
+            if remaining > ZERO and profile.ratios:
+                market_quote = await self._quotes.quote(symbol)
+            if remaining > ZERO and not market_quote.usable:
+                error = (f"no usable quote before the market step ({market_quote.problem}); "
+                         "walk stopped without a market order")
+            elif remaining > ZERO:
                 rec = await self._run_order(
                     symbol=symbol, side=side, step=len(profile.ratios) + 1,
                     order_type=OrderType.MARKET, ratio=None, qty=remaining, price=None,

@@ -412,6 +412,12 @@ class SimBroker:
         self._call(read=False)
         try:
             rec = self._working_order(order_id)
+            if self.state.faults.stuck_cancel > 0:
+                self.state.faults.stuck_cancel -= 1
+                rec.status = OrderStatus.PENDING_CANCEL.value
+                self._dirty = True
+                self._emit(rec, "pending_cancel")
+                return
             if self.state.faults.fill_on_cancel > 0:
                 self.state.faults.fill_on_cancel -= 1
                 remaining = Decimal(rec.qty) - Decimal(rec.filled_qty)
@@ -488,7 +494,8 @@ class SimBroker:
         partial_p = (faults.partial_probability if faults.partial_probability is not None
                      else self._model.partial_probability)
         for rec in list(self.state.orders.values()):
-            if OrderStatus.parse(rec.status).terminal or rec.symbol in faults.halted:
+            if (OrderStatus.parse(rec.status).terminal or rec.symbol in faults.halted
+                    or rec.status == OrderStatus.PENDING_CANCEL.value):
                 continue
             side = Side(rec.side)
             bid, ask = self.true_touch(rec.symbol)

@@ -31,6 +31,7 @@ class SimFaults:
     reject_symbols: list[str] = field(default_factory=list)
     halted: list[str] = field(default_factory=list)
     fill_on_cancel: int = 0  # the next N cancels find the order already filled
+    stuck_cancel: int = 0  # the next N cancels leave the order pending_cancel for good
     limit_fills: bool = True
     partial_probability: float | None = None
     market_closed: bool = False

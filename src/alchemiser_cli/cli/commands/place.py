@@ -11,7 +11,7 @@ from alchemiser_cli.domain.errors import ExitCode, UsageError
 from alchemiser_cli.domain.intents import CloseType, Side, Urgency
 
 if TYPE_CHECKING:  # imported lazily: `alch --help` must stay fast
-    from alchemiser_cli.domain.results import ExecutionResult, ExecutionStatus
+    from alchemiser_cli.domain.results import ExecutionResult
 
 
 def place(
@@ -60,23 +60,26 @@ def place(
                 await require_tradable_session(rt.broker)
                 result = await rt.placement.place(
                     intent, id_base=client_order_id_base(rt.run_id, intent.symbol))
-                rt.exit_code = exit_code_for(result.status)
+                rt.exit_code = exit_code_for(result)
                 rt.status = result.status.value
                 return result
 
     result = run_async(mode, main, settings)
     if result.error:
         term.error(result.error)
-    code = exit_code_for(result.status)
+    code = exit_code_for(result)
     if code is not ExitCode.OK:
         raise typer.Exit(int(code))
 
 
-def exit_code_for(status: "ExecutionStatus") -> ExitCode:
+def exit_code_for(result: "ExecutionResult") -> ExitCode:
+    from alchemiser_cli.domain.orders import OrderStatus
     from alchemiser_cli.domain.results import ExecutionStatus
 
-    if status is ExecutionStatus.FILLED:
+    if result.status is ExecutionStatus.FILLED:
         return ExitCode.OK
-    if status is ExecutionStatus.NOT_PLACED:
+    if result.status is ExecutionStatus.NOT_PLACED:
         return ExitCode.REFUSED
+    if any(s.status is OrderStatus.UNKNOWN for s in result.steps):
+        return ExitCode.BROKER  # an order may still be working: stopped, look at it
     return ExitCode.FAILED

@@ -43,7 +43,9 @@ def rebalance(
             async with open_runtime(mode, settings, command="rebalance", observer=observer,
                                     lock=not dry_run) as rt:
                 report = await RebalanceRunner(rt, plan, dry_run=dry_run).run()
-                if not report.ok:
+                if report.unknown_state:
+                    rt.exit_code, rt.status = ExitCode.BROKER, "unknown_state"
+                elif not report.ok:
                     rt.exit_code, rt.status = ExitCode.FAILED, "failed"
                 return report
 
@@ -68,4 +70,4 @@ def rebalance(
         for r in report.results:
             if r.error:
                 term.error(f"{r.intent.symbol}: {r.error}")
-        raise typer.Exit(int(ExitCode.FAILED))
+        raise typer.Exit(int(ExitCode.BROKER if report.unknown_state else ExitCode.FAILED))

@@ -15,7 +15,8 @@ sim_app = group("The offline simulator: reset it, inspect it, inject faults.")
 FAULT_HELP = (
     "quote_mode=SYMBOL:MODE (MODE: normal zero_bid zero_ask both_zero crossed stale wide; "
     "SYMBOL may be *), stream_down, trade_stream_down, reject_next=N, reject_symbols=A,B, "
-    "halted=A,B, fill_on_cancel=N, limit_fills, partial_probability=P, market_closed, "
+    "halted=A,B, fill_on_cancel=N, stuck_cancel=N, account_blocked, limit_fills, "
+    "partial_probability=P, market_closed, "
     "lose_submit_response=N, transient_reads=N, crash_after_calls=N"
 )
 
