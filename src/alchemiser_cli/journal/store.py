@@ -8,6 +8,7 @@ known state of each client_order_id. ``metrics``, ``runs`` and ``show`` read it.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import sqlite3
 import string
@@ -33,7 +34,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, command TEXT NOT NULL, broker TEXT NOT NULL,
     started_at TEXT NOT NULL, finished_at TEXT, status TEXT NOT NULL, exit_code INTEGER,
-    summary TEXT
+    summary TEXT, pid INTEGER
 );
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, kind TEXT NOT NULL,
@@ -65,6 +66,20 @@ class RunRow:
     status: str
     exit_code: int | None
     summary: dict[str, Any]
+
+
+def _alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process with that pid
+    return True
 
 
 _RUN_COLUMNS = "run_id, command, broker, started_at, finished_at, status, exit_code, summary"
@@ -129,10 +144,10 @@ class Journal:
             self.run_id = event.run_id
             with self._tx() as db:
                 db.execute(
-                    "INSERT INTO runs(run_id, seq, command, broker, started_at, status) "
-                    "VALUES (?, ?, ?, ?, ?, 'running')",
+                    "INSERT INTO runs(run_id, seq, command, broker, started_at, status, pid) "
+                    "VALUES (?, ?, ?, ?, ?, 'running', ?)",
                     (event.run_id, self._next_seq(), event.command, event.broker,
-                     event.at.isoformat()),
+                     event.at.isoformat(), os.getpid()),
                 )
             return
         if self.run_id is None:
@@ -214,8 +229,14 @@ class Journal:
         return _run_row(rows[0]) if len(rows) == 1 else None
 
     def mark_interrupted(self) -> list[str]:
-        """Runs left 'running' by a crashed process (the caller holds the lock)."""
+        """Mark runs left 'running' by a process that no longer exists (a crash, kill -9).
+
+        A run whose process is still alive (a `quote --watch` in another terminal) is
+        left alone.
+        """
         with self._tx() as db:
-            rows = [r[0] for r in db.execute("SELECT run_id FROM runs WHERE status='running'")]
-            db.execute("UPDATE runs SET status='interrupted' WHERE status='running'")
-        return rows
+            running = db.execute("SELECT run_id, pid FROM runs WHERE status='running'").fetchall()
+            dead = [run_id for run_id, pid in running if not _alive(pid)]
+            db.executemany("UPDATE runs SET status='interrupted' WHERE run_id=?",
+                           [(r,) for r in dead])
+        return dead
