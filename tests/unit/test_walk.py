@@ -6,13 +6,14 @@ import asyncio
 import contextlib
 import itertools
 import time
+from collections.abc import Callable
 from decimal import Decimal
 
 from alchemiser_cli.core.events import Event, OrderSubmitting, QuoteTaken, StepFinished
 from alchemiser_cli.core.placement import PlacementConfig, PlacementService
 from alchemiser_cli.domain.intents import CloseType, OrderIntent, Side, Urgency
 from alchemiser_cli.domain.orders import OrderStatus
-from alchemiser_cli.domain.results import ExecutionStatus
+from alchemiser_cli.domain.results import ExecutionResult, ExecutionStatus
 from alchemiser_cli.settings import load_settings
 from tests.conftest import Harness, run_sim
 
@@ -127,22 +128,31 @@ def test_stream_down_falls_back_to_rest_and_polling():
     assert {e.source for e in h.events if isinstance(e, QuoteTaken)} == {"rest"}
 
 
-def test_a_rejection_mid_walk_stops_without_market_escalation():
+def place_with_hook(after_step: int, change: Callable[[Harness], None], *,
+                    limit_fills: bool = False) -> tuple[ExecutionResult, list[Event]]:
+    """Place BUY10; once step ``after_step`` finishes, ``change`` the simulated world."""
     settings = load_settings()
 
-    async def body(h: Harness):
-        h.sim.state.faults.limit_fills = False
+    async def body(h: Harness) -> tuple[ExecutionResult, list[Event]]:
+        h.sim.state.faults.limit_fills = limit_fills
         events: list[Event] = []
 
         def emit(event: Event) -> None:
             events.append(event)
-            if isinstance(event, StepFinished) and event.step == 1:
-                h.sim.state.faults.reject_next = 1  # the step-2 order will be rejected
+            if isinstance(event, StepFinished) and event.step == after_step:
+                change(h)
 
         svc = PlacementService(h.broker, h.clock, emit, PlacementConfig.from_settings(settings))
-        return await svc.place(BUY10, id_base="alch-t-AAPL"), events
+        return await svc.place(BUY10, id_base="x"), events
 
-    result, events = run_sim(body)
+    return run_sim(body)
+
+
+def test_a_rejection_mid_walk_stops_without_market_escalation():
+    def reject_next(h: Harness) -> None:
+        h.sim.state.faults.reject_next = 1  # the step-2 order will be rejected
+
+    result, events = place_with_hook(1, reject_next)
     assert result.status is ExecutionStatus.FAILED
     assert [s.status for s in result.steps] == [OrderStatus.CANCELED, OrderStatus.REJECTED]
     assert "rejected at step 2" in (result.error or "")
@@ -216,17 +226,11 @@ def test_an_unfilled_market_order_is_cancelled_and_fails():
 
 
 def test_a_position_that_does_not_match_fails_the_order():
-    settings = load_settings()
+    def someone_sells_one(h: Harness) -> None:
+        h.sim.state.positions["AAPL"].qty = "69"  # the fill made it 70; someone sold one
 
-    async def body(h: Harness):
-        def emit(event: Event) -> None:
-            if isinstance(event, StepFinished):
-                h.sim.state.positions["AAPL"].qty = "69"  # someone else sold one share
-
-        svc = PlacementService(h.broker, h.clock, emit, PlacementConfig.from_settings(settings))
-        return await svc.place(BUY10, id_base="x")
-
-    result = run_sim(body)
+    result, _ = place_with_hook(1, someone_sells_one, limit_fills=True)
+    assert result.steps[0].status is OrderStatus.FILLED
     assert result.status is ExecutionStatus.FAILED
     assert result.validation is not None and not result.validation.passed
     assert "position check failed" in (result.error or "")
@@ -248,21 +252,10 @@ def test_cancelling_the_task_cancels_the_live_order():
 
 
 def test_no_market_order_when_the_quote_before_it_is_unusable():
-    settings = load_settings()
+    def market_breaks(h: Harness) -> None:
+        h.sim.state.faults.quote_mode["*"] = "crossed"
 
-    async def body(h: Harness):
-        h.sim.state.faults.limit_fills = False
-        events: list[Event] = []
-
-        def emit(event: Event) -> None:
-            events.append(event)
-            if isinstance(event, StepFinished) and event.step == 3:
-                h.sim.state.faults.quote_mode["*"] = "crossed"  # the market breaks
-
-        svc = PlacementService(h.broker, h.clock, emit, PlacementConfig.from_settings(settings))
-        return await svc.place(BUY10, id_base="x"), events
-
-    result, events = run_sim(body)
+    result, events = place_with_hook(3, market_breaks)
     assert result.status is ExecutionStatus.FAILED
     assert "no usable quote before the market step (crossed)" in (result.error or "")
     assert not any(isinstance(e, OrderSubmitting) and e.order_type == "market" for e in events)
