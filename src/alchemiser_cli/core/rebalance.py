@@ -51,15 +51,18 @@ class RebalanceReport:
     dry_run: bool
     turnover: Decimal
     estimated_cost: Decimal
+    swept: bool = True  # the final sweep confirmed none of this run's orders is still open
 
     @property
     def ok(self) -> bool:
-        return self.dry_run or (self.check_passed and all(r.ok for r in self.results))
+        return self.dry_run or (self.check_passed and self.swept
+                                and all(r.ok for r in self.results))
 
     @property
     def unknown_state(self) -> bool:
         """Some order's outcome could not be established (it may still be working)."""
-        return any(s.status is OrderStatus.UNKNOWN for r in self.results for s in r.steps)
+        return not self.swept or any(
+            s.status is OrderStatus.UNKNOWN for r in self.results for s in r.steps)
 
 
 class RebalanceRunner:
@@ -68,12 +71,13 @@ class RebalanceRunner:
         self.plan = plan
         self.dry_run = dry_run
         self._sem = asyncio.Semaphore(rt.settings.execution.max_concurrent_orders)
+        self._placed = False  # set once the first phase starts
 
     async def run(self) -> RebalanceReport:
         try:
             return await self._run()
         except asyncio.CancelledError:
-            await asyncio.shield(self._sweep_open_orders(this_run_only=True))
+            await asyncio.shield(self._sweep_open_orders())
             raise
 
     async def _run(self) -> RebalanceReport:
@@ -121,17 +125,19 @@ class RebalanceRunner:
                                dropped.symbol))
             results += await self._phase("buys", [b for b in buys if b.action is Action.BUY],
                                          assets, positions)
-        await self._sweep_open_orders(this_run_only=True)
+        swept = await self._sweep_open_orders()
         final_trades = [t for t in trades if t.action is not Action.BUY] + buys
         check, passed = await self._check(final_trades, positions, results)
         return RebalanceReport(tuple(final_trades), tuple(results), check, passed, False,
-                               turnover(final_trades), cost)
+                               turnover(final_trades), cost, swept)
 
     async def _read(self, awaitable: Awaitable[T], what: str) -> T:
         try:
             return await awaitable
         except BrokerError as exc:
-            raise BrokerUnavailableError(f"could not read {what}: {exc}; nothing placed") from exc
+            done = ("stopped after placing orders (see alch show)" if self._placed
+                    else "nothing placed")
+            raise BrokerUnavailableError(f"could not read {what}: {exc}; {done}") from exc
 
     async def _reconcile_open_orders(self) -> None:
         """Cancel our own leftovers (a crashed run); refuse on foreign orders we would fight."""
@@ -164,8 +170,9 @@ class RebalanceRunner:
             raise BrokerUnavailableError(
                 f"could not cancel leftover order {order.client_order_id}: {exc}") from exc
 
-    async def _sweep_open_orders(self, *, this_run_only: bool) -> None:
-        prefix = f"{OUR_PREFIX}{self.rt.run_id}-" if this_run_only else OUR_PREFIX
+    async def _sweep_open_orders(self) -> bool:
+        """Cancel any order of this run still open; False when that cannot be confirmed."""
+        prefix = f"{OUR_PREFIX}{self.rt.run_id}-"
         try:
             open_orders = await self.rt.broker.list_open_orders()
             leftovers = [o for o in open_orders if o.client_order_id.startswith(prefix)]
@@ -174,7 +181,10 @@ class RebalanceRunner:
                                     order.symbol))
             await asyncio.gather(*(self._cancel_confirmed(o) for o in leftovers))
         except (BrokerError, BrokerUnavailableError) as exc:
-            self.rt.emit(Notice("error", f"could not sweep open orders: {exc}"))
+            self.rt.emit(Notice("error", f"could not confirm that no order of this run is still "
+                                f"open: {exc}"))
+            return False
+        return True
 
     async def _assets(self) -> dict[str, Asset]:
         async def one(symbol: str) -> tuple[str, Asset | None]:
@@ -228,6 +238,7 @@ class RebalanceRunner:
                      positions: dict[str, Decimal]) -> list[ExecutionResult]:
         if not trades:
             return []
+        self._placed = True
         self.rt.emit(PhaseStarted(name, len(trades), self.rt.clock.now()))
 
         async def one(trade: PlannedTrade) -> ExecutionResult:
