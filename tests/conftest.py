@@ -12,9 +12,9 @@ import pytest
 from alchemiser_cli.brokers.sim.broker import SimBroker
 from alchemiser_cli.brokers.sim.state import SimState, demo_state
 from alchemiser_cli.clock import LoopClock, run
-from alchemiser_cli.core.events import Event
 from alchemiser_cli.core.placement import PlacementConfig, PlacementService
 from alchemiser_cli.core.ratelimit import GuardedBroker, RateLimiter
+from alchemiser_cli.domain.events import Event
 from alchemiser_cli.settings import Settings, load_settings
 
 T = TypeVar("T")

@@ -11,11 +11,11 @@ from alchemiser_cli.brokers.sim.broker import SimBroker
 from alchemiser_cli.brokers.sim.market import generated_symbol
 from alchemiser_cli.brokers.sim.state import SimState
 from alchemiser_cli.clock import LoopClock, run
-from alchemiser_cli.core.events import EventBus, RunStarted
 from alchemiser_cli.core.placement import PlacementConfig, PlacementService
 from alchemiser_cli.core.ratelimit import GuardedBroker, RateLimiter
 from alchemiser_cli.core.rebalance import RebalanceRunner
 from alchemiser_cli.core.session import Runtime
+from alchemiser_cli.domain.events import EventBus, RunStarted
 from alchemiser_cli.domain.plan import Plan
 from alchemiser_cli.journal.store import Journal
 from alchemiser_cli.settings import load_settings

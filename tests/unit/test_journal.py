@@ -1,6 +1,6 @@
 from datetime import UTC, datetime
 
-from alchemiser_cli.core.events import RunFinished, RunStarted
+from alchemiser_cli.domain.events import RunFinished, RunStarted
 from alchemiser_cli.journal.store import Journal
 
 

@@ -9,8 +9,8 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 
-from alchemiser_cli.core.events import Event, OrderSubmitting, QuoteTaken, StepFinished
 from alchemiser_cli.core.placement import PlacementConfig, PlacementService
+from alchemiser_cli.domain.events import Event, OrderSubmitting, QuoteTaken, StepFinished
 from alchemiser_cli.domain.intents import CloseType, OrderIntent, Side, Urgency
 from alchemiser_cli.domain.orders import OrderStatus
 from alchemiser_cli.domain.results import ExecutionResult, ExecutionStatus

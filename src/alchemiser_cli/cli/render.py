@@ -20,7 +20,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from alchemiser_cli.core.events import (
+from alchemiser_cli.domain.events import (
     CheckRow,
     Event,
     Notice,

@@ -12,10 +12,10 @@ from decimal import Decimal
 
 from alchemiser_cli.brokers.port import Broker, BrokerError, NotFoundError
 from alchemiser_cli.clock import Clock
-from alchemiser_cli.core.events import Observer, OrderDone
 from alchemiser_cli.core.quote_service import QuoteService
 from alchemiser_cli.core.validator import PortfolioValidator
 from alchemiser_cli.core.walk import WalkConfig, Walker
+from alchemiser_cli.domain.events import Observer, OrderDone
 from alchemiser_cli.domain.intents import CloseType, OrderIntent, Side, Urgency
 from alchemiser_cli.domain.ladder import WalkProfile
 from alchemiser_cli.domain.money import ZERO, normalize, quantize_qty

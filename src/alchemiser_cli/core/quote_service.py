@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from alchemiser_cli.brokers.port import Broker, BrokerError
 from alchemiser_cli.clock import Clock
-from alchemiser_cli.core.events import Notice, Observer, QuoteTaken
+from alchemiser_cli.domain.events import Notice, Observer, QuoteTaken
 from alchemiser_cli.domain.money import ZERO
 from alchemiser_cli.domain.quotes import (
     AssessedQuote,

@@ -19,12 +19,12 @@ from decimal import Decimal
 from typing import TypeVar
 
 from alchemiser_cli.brokers.port import BrokerError, NotFoundError
-from alchemiser_cli.core.events import CheckRow, Notice, PhaseStarted, PlanReady, PortfolioChecked
 from alchemiser_cli.core.placement import client_order_id_base
 from alchemiser_cli.core.preflight import require_tradable_session
 from alchemiser_cli.core.session import Runtime
 from alchemiser_cli.core.walk import UnknownOrderStateError
 from alchemiser_cli.domain.errors import BrokerUnavailableError, RefusedError, UsageError
+from alchemiser_cli.domain.events import CheckRow, Notice, PhaseStarted, PlanReady, PortfolioChecked
 from alchemiser_cli.domain.money import ZERO
 from alchemiser_cli.domain.orders import Asset, Order, OrderStatus
 from alchemiser_cli.domain.plan import Plan

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 from alchemiser_cli.brokers.factory import BrokerMode, account_key, open_broker
 from alchemiser_cli.clock import Clock
-from alchemiser_cli.core.events import EventBus, Observer, RunFinished, RunStarted
 from alchemiser_cli.core.lock import AccountLock
 from alchemiser_cli.core.placement import PlacementConfig, PlacementService
 from alchemiser_cli.core.ratelimit import GuardedBroker, RateLimiter
 from alchemiser_cli.domain.errors import ConfigError, ExitCode
+from alchemiser_cli.domain.events import EventBus, Observer, RunFinished, RunStarted
 from alchemiser_cli.journal.store import Journal, JournalError
 from alchemiser_cli.settings import Settings
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from alchemiser_cli.brokers.port import Broker, BrokerError
 from alchemiser_cli.clock import Clock
-from alchemiser_cli.core.events import Observer, ValidationDone
+from alchemiser_cli.domain.events import Observer, ValidationDone
 from alchemiser_cli.domain.money import ZERO, normalize
 from alchemiser_cli.domain.results import ValidationResult
 

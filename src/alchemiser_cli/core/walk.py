@@ -24,7 +24,8 @@ from alchemiser_cli.brokers.port import (
     TransientBrokerError,
 )
 from alchemiser_cli.clock import MIN_WAIT, Clock
-from alchemiser_cli.core.events import (
+from alchemiser_cli.core.quote_service import QuoteService
+from alchemiser_cli.domain.events import (
     Notice,
     Observer,
     OrderAccepted,
@@ -33,7 +34,6 @@ from alchemiser_cli.core.events import (
     OrderSubmitting,
     StepFinished,
 )
-from alchemiser_cli.core.quote_service import QuoteService
 from alchemiser_cli.domain.intents import Side
 from alchemiser_cli.domain.ladder import WalkProfile, ladder_price
 from alchemiser_cli.domain.money import ZERO

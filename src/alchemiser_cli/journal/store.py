@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from alchemiser_cli.core.events import (
+from alchemiser_cli.domain.events import (
     Event,
     OrderAccepted,
     OrderSubmitFailed,

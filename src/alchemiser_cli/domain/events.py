@@ -1,6 +1,7 @@
-"""Events the core emits. Observers (journal, renderer) receive them synchronously,
-so an event handled by the journal is on disk before the core's next step — in
-particular before an order is submitted.
+"""Events the core emits; the journal stores them and the terminal draws them.
+
+Observers receive them synchronously, so an event handled by the journal is on disk
+before the core's next step — in particular before an order is submitted.
 """
 
 from __future__ import annotations
