@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import selectors
+import signal
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -107,12 +108,30 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 def run(main: Callable[[], Coroutine[Any, Any, T]], *, virtual: bool) -> T:
     """Run ``main()`` to completion on a real or virtual-time loop.
 
-    ``asyncio.Runner`` turns Ctrl-C into cancellation of the main task, so
-    ``finally`` blocks (cancelling open orders) run before KeyboardInterrupt.
+    SIGINT, SIGTERM and SIGHUP cancel the main task (:mod:`alchemiser_cli.interrupts`),
+    so ``except CancelledError`` blocks (cancelling open orders) run before the process
+    ends. A cancellation that escapes ``main`` becomes :class:`RunInterrupted`.
     """
+    from alchemiser_cli import interrupts
+    from alchemiser_cli.domain.errors import RunInterrupted
+
     factory: Callable[[], asyncio.AbstractEventLoop] | None = VirtualTimeLoop if virtual else None
+
+    async def guarded() -> T:
+        task = asyncio.current_task()
+        assert task is not None
+        uninstall = interrupts.install(asyncio.get_running_loop(), task)
+        try:
+            return await main()
+        finally:
+            uninstall()
+
     with asyncio.Runner(loop_factory=factory) as runner:
-        return runner.run(main())
+        try:
+            return runner.run(guarded())
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            sig = interrupts.received() or signal.SIGINT
+            raise RunInterrupted(f"interrupted by {sig.name}", sig) from None
 
 
 async def wait_for(awaitable: Awaitable[T], timeout: float) -> T | None:

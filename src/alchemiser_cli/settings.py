@@ -8,12 +8,23 @@ Secrets are ``SecretStr`` and never rendered.
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -27,13 +38,13 @@ from alchemiser_cli.domain.quotes import QuotePolicy
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ProfileSettings(_Section):
     ratios: tuple[Decimal, ...] = (Decimal("0.75"), Decimal("0.85"), Decimal("0.95"))
-    step_wait_seconds: float = Field(30.0, gt=0)
-    market_wait_seconds: float = Field(30.0, gt=0)
+    step_wait_seconds: float = Field(30.0, gt=0, le=3600)
+    market_wait_seconds: float = Field(30.0, gt=0, le=3600)
 
     @field_validator("ratios")
     @classmethod
@@ -57,27 +68,30 @@ def _default_profiles() -> dict[Urgency, ProfileSettings]:
 
 
 class QuoteSettings(_Section):
-    stream_timeout_seconds: float = Field(5.0, gt=0)
-    max_age_seconds: float = Field(10.0, gt=0)
-    max_spread_bps: Decimal = Field(Decimal("500"), gt=0)
+    stream_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    max_age_seconds: float = Field(10.0, gt=0, le=3600)
+    max_spread_bps: Decimal = Field(Decimal("500"), gt=0, le=10000)
 
     def to_policy(self) -> QuotePolicy:
         return QuotePolicy(max_age_seconds=self.max_age_seconds, max_spread_bps=self.max_spread_bps)
 
 
 class ExecutionSettings(_Section):
-    cancel_confirm_seconds: float = Field(10.0, gt=0)
-    poll_interval_seconds: float = Field(1.0, gt=0)
-    validation_tolerance: Decimal = Field(Decimal("0.001"), ge=0)
-    validation_timeout_seconds: float = Field(30.0, gt=0)
-    rate_limit_per_minute: int = Field(200, gt=0)
-    max_concurrent_orders: int = Field(32, gt=0)
-    http_timeout_seconds: float = Field(10.0, gt=0)
+    cancel_confirm_seconds: float = Field(10.0, gt=0, le=300)
+    poll_interval_seconds: float = Field(1.0, gt=0, le=60)
+    #: shares; a check passes within this (a full close must end at exactly 0)
+    validation_tolerance: Decimal = Field(Decimal("0.001"), ge=0, le=1)
+    validation_timeout_seconds: float = Field(30.0, gt=0, le=600)
+    rate_limit_per_minute: int = Field(200, gt=0, le=100000)
+    max_concurrent_orders: int = Field(32, gt=0, le=10000)
+    http_timeout_seconds: float = Field(10.0, gt=0, le=120)
+    #: --cancel-orphans cancels other installations' alch orders only when this old
+    orphan_min_age_seconds: float = Field(900.0, ge=0, le=7 * 86400)
 
 
 class GuardSettings(_Section):
-    max_order_notional: Decimal = Field(Decimal("100000"), gt=0)
-    max_turnover_fraction: Decimal = Field(Decimal("1.0"), gt=0)
+    max_order_notional: Decimal = Field(Decimal("100000"), gt=0, le=Decimal("1e12"))
+    max_turnover_fraction: Decimal = Field(Decimal("1.0"), gt=0, le=100)
     #: Buys are sized so that price moves up to this fraction still fit the cash.
     buy_price_reserve: Decimal = Field(Decimal("0.005"), ge=0, lt=1)
 
@@ -125,6 +139,16 @@ class Settings(BaseSettings):
         merged.update(value)
         return merged
 
+    @field_validator("api_key_id", "api_secret_key")
+    @classmethod
+    def _printable_credentials(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is not None and _UNPRINTABLE.search(value.get_secret_value()):
+            name = "APCA_API_KEY_ID" if info.field_name == "api_key_id" else "APCA_API_SECRET_KEY"
+            raise ValueError(
+                f"{name} contains a space, tab, carriage return, line feed or other control "
+                "character (an env file saved with CRLF line endings?); the value is not shown")
+        return value
+
     @field_validator("feed")
     @classmethod
     def _feed(cls, value: str) -> str:
@@ -169,6 +193,30 @@ class Settings(BaseSettings):
 
 
 _config_path_hint: dict[str, Path | None] = {}
+_UNPRINTABLE = re.compile(r"[\s\x00-\x1f\x7f]")
+
+#: ``ALCH_*`` variables read outside the settings model (see the README).
+OTHER_ENVIRONMENT = frozenset({"CONFIG", "DEBUG", "LONG_TESTS", "SIM_KEY", "SIM_SECRET",
+                               "ACCOUNT", "SIM_URL"})
+
+
+def check_environment(environ: Mapping[str, str]) -> None:
+    """Refuse ``ALCH_*`` variables alch does not know: a typo must never fall back silently."""
+    fields = {name.upper() for name in Settings.model_fields}
+    sections = {name.upper() for name, f in Settings.model_fields.items()
+                if isinstance(f.default, BaseModel) or name == "profiles"}
+    known = sorted(fields | OTHER_ENVIRONMENT | {f"{s}__" for s in sections})
+    for var in sorted(environ):
+        if not var.startswith("ALCH_"):
+            continue
+        name = var[len("ALCH_"):]
+        head, nested, _ = name.partition("__")
+        if (head in sections) if nested else (name in fields or name in OTHER_ENVIRONMENT):
+            continue
+        close = difflib.get_close_matches(f"{head}__" if nested else name, known, n=1)
+        hint = f" (did you mean ALCH_{close[0]}...?)" if close and nested else (
+            f" (did you mean ALCH_{close[0]}?)" if close else "")
+        raise ValueError(f"unknown environment variable {var}{hint}")
 
 
 def _xdg(var: str, fallback: str) -> Path:
@@ -192,6 +240,7 @@ def find_config_file(explicit: Path | None) -> Path | None:
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Build settings; ``overrides`` are flag values (highest precedence)."""
+    check_environment(os.environ)
     _config_path_hint["path"] = find_config_file(config_file)
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})

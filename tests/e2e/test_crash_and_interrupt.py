@@ -111,8 +111,10 @@ def test_ctrl_c_cancels_open_orders_and_exits_130(tmp_path):
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, (out, err)
-    assert err.strip().splitlines()[-1] == \
-        "error: interrupted; open orders of this run were cancelled"
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("error: interrupted by SIGINT; 2 order(s) of this run were working: ")
+    assert last.endswith("; none is open now")
+    assert last.count(" canceled (filled 0 of ") == 2
     assert all(o["status"] != "new" for o in state(data)["orders"].values())
     db = sqlite3.connect(data / "journal.sqlite3")
     assert db.execute("SELECT status FROM runs").fetchall() == [("interrupted",)]

@@ -164,13 +164,16 @@ def test_zero_bid_is_estimated_and_the_order_fills(capsys, emu):
     assert "zero-bid(estimated)" in result.out
 
 
-def test_insufficient_buying_power_is_a_clear_failure(capsys, emu):
-    result = alch(capsys, "place", "AAPL", "buy", "1000", "--paper")
+def test_insufficient_buying_power_is_a_clear_failure(capsys, emu, monkeypatch):
+    # $91k of AAPL: inside the $100k order guard rail (the turnover guard is lifted), far
+    # beyond the account's cash: the broker's rejection must come through as it is
+    monkeypatch.setenv("ALCH_GUARDS__MAX_TURNOVER_FRACTION", "5")
+    result = alch(capsys, "place", "AAPL", "buy", "400", "--paper")
     assert result.code == ExitCode.FAILED
     assert result.err == "error: rejected: insufficient buying power\n"
 
 
-def test_wash_trade_rejection_is_a_clear_failure(capsys, emu):
+def test_a_manual_open_order_on_the_symbol_refuses_place_before_anything_is_sent(capsys, emu):
     faults(emu, "limit_fills=false")
     body = json.dumps({"symbol": "AAPL", "qty": 1, "side": "sell", "type": "limit",
                        "time_in_force": "day", "limit_price": 999.0,
@@ -180,8 +183,11 @@ def test_wash_trade_rejection_is_a_clear_failure(capsys, emu):
                                               "APCA-API-SECRET-KEY": "e2e-secret"})
     urllib.request.urlopen(request, timeout=5).read()
     result = alch(capsys, "place", "AAPL", "buy", "1", "--paper")
-    assert result.code == ExitCode.FAILED
-    assert "potential wash trade detected" in result.err
+    # it would be rejected as a wash trade (or double the trade): refused before any POST
+    assert result.code == ExitCode.REFUSED
+    assert result.err == ("error: open orders not placed by alch on AAPL: cancel them first (they"
+                          " would be rejected as wash trades or double the trade); nothing placed\n")
+    assert [o.client_order_id for o in emu.state.orders.values()] == ["manual-1"]
     # leave nothing open for the fixture's final check
     emu.state.orders[next(iter(emu.state.orders))].status = "canceled"
 

@@ -40,7 +40,8 @@ def test_dry_run_places_nothing_and_reports_notional_and_cost(capsys, tmp_path):
     assert {t["symbol"]: t["action"] for t in plan["trades"]}["TSLA"] == "close"
     assert events[-1] == {"event": "summary", "ok": True, "dry_run": True, "orders": 0,
                           "filled": 0, "failed": 0, "turnover": "31736.50",
-                          "estimated_cost": "6.05", "check_passed": True}
+                          "estimated_cost": "6.05", "check_passed": True, "exit_code": 0,
+                          "reached_plan": True, "short_of_plan": []}
     state = json.loads((tmp_path / "data" / "sim" / "state.json").read_text())
     assert state["orders"] == {}
 

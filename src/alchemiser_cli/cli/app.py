@@ -7,6 +7,7 @@ Every failure becomes one line on stderr and a documented exit code
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from pathlib import Path
@@ -18,8 +19,6 @@ from alchemiser_cli import __version__
 from alchemiser_cli.cli.context import AppContext
 from alchemiser_cli.cli.lazy import LazyGroup
 from alchemiser_cli.domain.errors import AlchError, ExitCode
-
-INTERRUPTED_MESSAGE = "error: interrupted; open orders of this run were cancelled\n"
 
 app = typer.Typer(
     name="alch",
@@ -57,15 +56,39 @@ def root(
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the app inside the error boundary."""
-    sys.exit(run(argv))
+    code = run(argv)
+    try:
+        sys.stdout.flush()
+    except OSError:  # nowhere to write (already reported): let the interpreter exit cleanly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(code)
 
 
 def run(argv: list[str] | None = None) -> int:
+    """Run one command with stdout and stderr redacted; return its exit code."""
+    from alchemiser_cli.logs import RedactingStream, register_environment_secrets
+
+    register_environment_secrets(os.environ)
+    real_out, real_err = sys.stdout, sys.stderr
+    out, err = RedactingStream(real_out), RedactingStream(real_err)
+    sys.stdout, sys.stderr = out, err
+    try:
+        code = _run(argv)
+        out.flush()
+    finally:
+        sys.stdout, sys.stderr = real_out, real_err
+    if out.failure is not None and out.failure.errno != errno.EPIPE and code == ExitCode.OK:
+        err.write(f"error: could not write the output: {out.failure.strerror or out.failure}\n")
+        code = int(ExitCode.CONFIG)
+    return code
+
+
+def _run(argv: list[str] | None) -> int:
     debug = os.environ.get("ALCH_DEBUG") == "1"
     try:
         result = app(args=argv, prog_name="alch", standalone_mode=False)
-        if result == ExitCode.INTERRUPTED:  # typer returns Ctrl-C as 130; commands return None
-            sys.stderr.write(INTERRUPTED_MESSAGE)
+        if result == ExitCode.INTERRUPTED:  # Ctrl-C outside a run: typer returns 130
+            sys.stderr.write("error: interrupted by SIGINT\n")
         return int(result) if isinstance(result, int) else 0
     except typer.Exit as exc:
         return int(exc.exit_code)
@@ -84,16 +107,28 @@ def run(argv: list[str] | None = None) -> int:
         return int(ExitCode.USAGE)
     except AlchError as exc:
         if debug:
-            raise
-        sys.stderr.write(f"error: {exc}\n")
+            _traceback()
+        sys.stderr.write(f"error: {escape_controls(str(exc))}\n")
         return int(exc.exit_code)
     except KeyboardInterrupt:
-        sys.stderr.write(INTERRUPTED_MESSAGE)
+        sys.stderr.write("error: interrupted by SIGINT\n")
         return int(ExitCode.INTERRUPTED)
     except Exception as exc:
         if debug:
-            raise
+            _traceback()
         sys.stderr.write(
-            f"error: internal error: {type(exc).__name__}: {exc} "
+            f"error: internal error: {type(exc).__name__}: {escape_controls(str(exc))} "
             "(run with ALCH_DEBUG=1 for a traceback)\n")
         return int(ExitCode.INTERNAL)
+
+
+def _traceback() -> None:
+    """ALCH_DEBUG=1: the traceback, through the same redaction as every other output."""
+    import traceback
+
+    sys.stderr.write(traceback.format_exc())
+
+
+def escape_controls(text: str) -> str:
+    """Control characters (from a plan name, a broker message...) never reach the terminal raw."""
+    return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in text)

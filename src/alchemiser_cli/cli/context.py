@@ -36,9 +36,10 @@ class AppContext:
             except ValidationError as exc:
                 first = exc.errors()[0]
                 where = ".".join(str(p) for p in first["loc"]) or "settings"
-                raise ConfigError(f"invalid configuration: {where}: {first['msg']}") from exc
+                # from None: pydantic's own text repeats the input, which may be a secret
+                raise ConfigError(f"invalid configuration: {where}: {first['msg']}") from None
             except ValueError as exc:
-                raise ConfigError(f"invalid configuration: {exc}") from exc
+                raise ConfigError(f"invalid configuration: {exc}") from None
             from alchemiser_cli.logs import protect_secrets
 
             protect_secrets(self._settings.secrets())

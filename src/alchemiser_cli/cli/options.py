@@ -28,3 +28,10 @@ LiveOpt = Annotated[
 YesOpt = Annotated[
     bool, typer.Option("--yes", "-y", help="Confirm --live without a prompt (needed under cron).")
 ]
+CancelOrphansOpt = Annotated[
+    bool, typer.Option(
+        "--cancel-orphans",
+        help="Also cancel alch orders placed elsewhere (another machine or data directory) "
+             "that are older than execution.orphan_min_age_seconds (default 15 minutes); "
+             "without it, such orders refuse the run (exit 9).")
+]

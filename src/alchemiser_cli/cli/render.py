@@ -39,6 +39,7 @@ from alchemiser_cli.domain.events import (
     ValidationDone,
 )
 from alchemiser_cli.domain.money import normalize
+from alchemiser_cli.logs import protect_secrets, redact
 
 
 def fmt(value: Decimal | None, places: int | None = None) -> str:
@@ -186,7 +187,7 @@ class Terminal:
         self.is_tty = self.stdout.isatty() if is_tty is None else is_tty
         if os.environ.get("FORCE_COLOR") and is_tty is None:
             self.is_tty = True
-        self._secrets = [s for s in secrets if s]
+        protect_secrets(secrets)
         no_color = bool(os.environ.get("NO_COLOR"))
         self.out = Console(file=self.stdout, force_terminal=self.is_tty and not json_mode,
                            no_color=no_color, highlight=False, soft_wrap=not self.is_tty)
@@ -196,10 +197,9 @@ class Terminal:
     def rich(self) -> bool:
         return self.is_tty and not self.json_mode
 
-    def _clean(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+    @staticmethod
+    def _clean(text: str) -> str:
+        return redact(text)
 
     def line(self, text: str) -> None:
         self.stdout.write(self._clean(text) + "\n")

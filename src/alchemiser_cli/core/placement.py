@@ -6,12 +6,13 @@ quote -> size -> walk the book -> confirm the position -> ExecutionResult.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
 from alchemiser_cli.brokers.port import Broker, BrokerError, NotFoundError
 from alchemiser_cli.clock import Clock
+from alchemiser_cli.core.guards import order_refusal, turnover_refusal
 from alchemiser_cli.core.quote_service import QuoteService
 from alchemiser_cli.core.validator import PortfolioValidator
 from alchemiser_cli.core.walk import WalkConfig, Walker
@@ -27,9 +28,7 @@ from alchemiser_cli.domain.results import (
     StepRecord,
     ValidationResult,
 )
-from alchemiser_cli.settings import Settings
-
-MAX_CLIENT_ORDER_ID = 48  # Alpaca allows 128; the older documented limit is kept as a margin
+from alchemiser_cli.settings import GuardSettings, Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +40,7 @@ class PlacementConfig:
     tolerance: Decimal
     validation_timeout_seconds: float
     poll_seconds: float
+    guards: GuardSettings = field(default_factory=GuardSettings)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PlacementConfig:
@@ -53,15 +53,8 @@ class PlacementConfig:
             tolerance=ex.validation_tolerance,
             validation_timeout_seconds=ex.validation_timeout_seconds,
             poll_seconds=ex.poll_interval_seconds,
+            guards=settings.guards,
         )
-
-
-def client_order_id_base(run_id: str, symbol: str) -> str:
-    """``alch-<run>-<SYMBOL>``; steps append ``-1``, ``-2``, ``-3`` or ``-m``."""
-    base = f"alch-{run_id}-{symbol.replace('/', '_')}"
-    if len(base) + 2 > MAX_CLIENT_ORDER_ID:
-        raise ValueError(f"client_order_id for {symbol} would exceed {MAX_CLIENT_ORDER_ID} chars")
-    return base
 
 
 class PlacementService:
@@ -78,7 +71,12 @@ class PlacementService:
             timeout_seconds=config.validation_timeout_seconds, poll_seconds=config.poll_seconds)
 
     async def place(self, intent: OrderIntent, *, id_base: str, asset: Asset | None = None,
-                    position_before: Decimal | None = None) -> ExecutionResult:
+                    position_before: Decimal | None = None,
+                    equity: Decimal | None = None) -> ExecutionResult:
+        """Quote, size, check the guard rails, walk the book, confirm the position.
+
+        ``equity``, when given, also applies the turnover guard to this one order.
+        """
         started = self._clock.now()
         symbol = intent.symbol
 
@@ -105,6 +103,11 @@ class PlacementService:
         if isinstance(qty_or_error, str):
             return refuse(qty_or_error, arrival)
         qty = qty_or_error
+        notional = qty * arrival.ask  # what the order may cost at the far touch
+        refusal = order_refusal(symbol, notional, self._config.guards) or (
+            None if equity is None else turnover_refusal([notional], equity, self._config.guards))
+        if refusal is not None:
+            return refuse(refusal, arrival)
         outcome = await self.walker.walk(
             symbol=symbol, side=intent.side, qty=qty, profile=self._config.profiles[intent.urgency],
             arrival=arrival, id_base=id_base)

@@ -1,32 +1,40 @@
 """The rebalance runner: plan -> orders -> concurrent walks -> portfolio check.
 
 Order of work, each step failing closed:
-1. account active, market open; our leftover open orders (from a crashed run)
-   cancelled and confirmed; foreign open orders on plan symbols refuse the run;
+1. account active, market open; the account's open orders checked: foreign orders on
+   a symbol to trade, or another alch run's orders anywhere on the account, refuse the
+   run; this installation's leftovers (a crashed run) are cancelled and confirmed;
 2. assets known and tradable, arrival quotes usable for every symbol;
 3. trades sized from actual positions, guard rails checked (nothing placed on refusal);
-4. sells walk concurrently; cash re-read; buys sized to realised cash and walk concurrently;
-5. any order of this run still open is cancelled; the post-trade check compares
-   every position with what the fills imply.
+4. sells walk concurrently; cash re-read; buys sized to realised cash (said when a buy
+   is cut) and walk concurrently;
+5. any order of this run still open is cancelled; the post-trade check compares every
+   position with what the fills imply, and with the plan's target.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import TypeVar
 
 from alchemiser_cli.brokers.port import BrokerError, NotFoundError
-from alchemiser_cli.core.placement import client_order_id_base
+from alchemiser_cli.core.guards import order_refusal, turnover_refusal
 from alchemiser_cli.core.preflight import require_tradable_session
 from alchemiser_cli.core.session import Runtime
-from alchemiser_cli.core.walk import UnknownOrderStateError
 from alchemiser_cli.domain.errors import BrokerUnavailableError, RefusedError, UsageError
-from alchemiser_cli.domain.events import CheckRow, Notice, PhaseStarted, PlanReady, PortfolioChecked
-from alchemiser_cli.domain.money import ZERO
-from alchemiser_cli.domain.orders import Asset, Order, OrderStatus
+from alchemiser_cli.domain.events import (
+    CheckRow,
+    Notice,
+    PhaseStarted,
+    PlanReady,
+    PortfolioChecked,
+)
+from alchemiser_cli.domain.money import ZERO, normalize
+from alchemiser_cli.domain.order_ids import client_order_id_base
+from alchemiser_cli.domain.orders import Asset, OrderStatus
 from alchemiser_cli.domain.plan import Plan
 from alchemiser_cli.domain.results import ExecutionResult, ExecutionStatus
 from alchemiser_cli.domain.sizing import (
@@ -38,8 +46,8 @@ from alchemiser_cli.domain.sizing import (
     turnover,
 )
 
-OUR_PREFIX = "alch-"
 T = TypeVar("T")
+WEIGHT = Decimal("0.0001")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,11 +60,18 @@ class RebalanceReport:
     turnover: Decimal
     estimated_cost: Decimal
     swept: bool = True  # the final sweep confirmed none of this run's orders is still open
+    short_of_plan: tuple[str, ...] = ()  # symbols whose buy was cut or dropped for cash
 
     @property
     def ok(self) -> bool:
+        """Nothing failed: every order filled, every check passed, nothing left open."""
         return self.dry_run or (self.check_passed and self.swept
                                 and all(r.ok for r in self.results))
+
+    @property
+    def reached_plan(self) -> bool:
+        """Nothing failed *and* no buy was cut for cash: the portfolio is where the plan said."""
+        return self.ok and (self.dry_run or not self.short_of_plan)
 
     @property
     def unknown_state(self) -> bool:
@@ -65,33 +80,45 @@ class RebalanceReport:
             s.status is OrderStatus.UNKNOWN for r in self.results for s in r.steps)
 
 
+async def gather_all(awaitables: Iterable[Awaitable[T]]) -> list[T]:
+    """Like ``asyncio.gather``, but a failure (or cancellation) stops every sibling and
+    waits for each to finish its own cleanup (cancelling its live order) before raising."""
+    tasks = [asyncio.ensure_future(a) for a in awaitables]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
 class RebalanceRunner:
-    def __init__(self, rt: Runtime, plan: Plan, *, dry_run: bool = False) -> None:
+    def __init__(self, rt: Runtime, plan: Plan, *, dry_run: bool = False,
+                 cancel_orphans: bool = False) -> None:
         self.rt = rt
         self.plan = plan
         self.dry_run = dry_run
+        self.cancel_orphans = cancel_orphans
         self._sem = asyncio.Semaphore(rt.settings.execution.max_concurrent_orders)
         self._placed = False  # set once the first phase starts
 
     async def run(self) -> RebalanceReport:
-        try:
-            return await self._run()
-        except asyncio.CancelledError:
-            await asyncio.shield(self._sweep_open_orders())
-            raise
-
-    async def _run(self) -> RebalanceReport:
         rt = self.rt
         broker = rt.broker
         if self.dry_run:
             account = await self._read(broker.get_account(), "account")
         else:
             account = await require_tradable_session(broker)
-        await self._reconcile_open_orders()
-        assets = await self._assets()
-        positions = {p.symbol: p.qty for p in await self._read(broker.get_positions(), "positions")}
+        positions = await self._positions()
         symbols = sorted(set(self.plan.targets) | (
             {s for s, q in positions.items() if q > ZERO} if self.plan.sell_unlisted else set()))
+        leftovers = await rt.prepare_account(set(symbols), dry_run=self.dry_run,
+                                             cancel_orphans=self.cancel_orphans)
+        if leftovers:  # they may have filled: size from the positions as they are now
+            positions = await self._positions()
+            account = await self._read(broker.get_account(), "account")
+        assets = await self._assets()
         for symbol in symbols:
             if symbol not in assets:
                 assets[symbol] = await self._read(broker.get_asset(symbol), f"asset {symbol}")
@@ -120,16 +147,20 @@ class RebalanceRunner:
             available = min(after.cash, after.buying_power) - self.plan.cash_buffer * after.equity
             buys = fit_buys(planned_buys, available, market, rt.settings.guards.buy_price_reserve,
                             self.plan.min_order_notional)
-            for dropped in (b for b in buys if b.action is Action.HOLD):
-                rt.emit(Notice("warning", f"buy of {dropped.symbol} skipped: {dropped.note}",
-                               dropped.symbol))
+            self._say_what_sizing_changed(planned_buys, buys, available)
             results += await self._phase("buys", [b for b in buys if b.action is Action.BUY],
                                          assets, positions)
-        swept = await self._sweep_open_orders()
+        swept = await rt.sweep()
+        if not swept.ok:
+            rt.emit(Notice("error", f"could not confirm that no order of this run is still "
+                            f"open: {swept.describe()}"))
+        short = tuple(sorted(p.symbol for p, b in zip(planned_buys, buys, strict=False)
+                             if b.qty < p.qty))
         final_trades = [t for t in trades if t.action is not Action.BUY] + buys
-        check, passed = await self._check(final_trades, positions, results)
+        check, passed = await self._check(final_trades, positions, results, market,
+                                          account.equity, set(short))
         return RebalanceReport(tuple(final_trades), tuple(results), check, passed, False,
-                               turnover(final_trades), cost, swept)
+                               turnover(final_trades), cost, swept.ok, short)
 
     async def _read(self, awaitable: Awaitable[T], what: str) -> T:
         try:
@@ -139,52 +170,22 @@ class RebalanceRunner:
                     else "nothing placed")
             raise BrokerUnavailableError(f"could not read {what}: {exc}; {done}") from exc
 
-    async def _reconcile_open_orders(self) -> None:
-        """Cancel our own leftovers (a crashed run); refuse on foreign orders we would fight."""
-        open_orders = await self._read(self.rt.broker.list_open_orders(), "open orders")
-        managed = set(self.plan.targets)
-        foreign = sorted({o.symbol for o in open_orders
-                          if not o.client_order_id.startswith(OUR_PREFIX) and o.symbol in managed})
-        if foreign:
-            raise RefusedError(
-                f"open orders not placed by alch on {', '.join(foreign)}: cancel them first "
-                "(they would be rejected as wash trades or double the trade); nothing placed")
-        ours = [o for o in open_orders if o.client_order_id.startswith(OUR_PREFIX)]
-        if not ours:
-            return
-        if self.dry_run:
-            self.rt.emit(Notice("warning", f"{len(ours)} open order(s) from an earlier alch run "
-                                "would be cancelled first"))
-            return
-        self.rt.emit(Notice("warning", f"cancelling {len(ours)} open order(s) left by an "
-                            "earlier alch run"))
-        await asyncio.gather(*(self._cancel_confirmed(o) for o in ours))
+    async def _positions(self) -> dict[str, Decimal]:
+        return {p.symbol: p.qty for p in await self._read(self.rt.broker.get_positions(),
+                                                          "positions")}
 
-    async def _cancel_confirmed(self, order: Order) -> None:
-        """The walk's cancel-and-confirm (stream first, then REST); unknown state stops the run."""
-        try:
-            await self.rt.placement.walker.cancel_and_confirm(order)
-        except NotFoundError:
-            pass  # gone already
-        except (BrokerError, UnknownOrderStateError) as exc:
-            raise BrokerUnavailableError(
-                f"could not cancel leftover order {order.client_order_id}: {exc}") from exc
-
-    async def _sweep_open_orders(self) -> bool:
-        """Cancel any order of this run still open; False when that cannot be confirmed."""
-        prefix = f"{OUR_PREFIX}{self.rt.run_id}-"
-        try:
-            open_orders = await self.rt.broker.list_open_orders()
-            leftovers = [o for o in open_orders if o.client_order_id.startswith(prefix)]
-            for order in leftovers:
-                self.rt.emit(Notice("warning", f"cancelling leftover order {order.client_order_id}",
-                                    order.symbol))
-            await asyncio.gather(*(self._cancel_confirmed(o) for o in leftovers))
-        except (BrokerError, BrokerUnavailableError) as exc:
-            self.rt.emit(Notice("error", f"could not confirm that no order of this run is still "
-                                f"open: {exc}"))
-            return False
-        return True
+    def _say_what_sizing_changed(self, planned: Sequence[PlannedTrade],
+                                 fitted: Sequence[PlannedTrade], available: Decimal) -> None:
+        for before, after in zip(planned, fitted, strict=True):
+            if after.qty == before.qty:
+                continue
+            what = (f"scaled from {normalize(before.qty)} to {normalize(after.qty)} shares"
+                    if after.action is Action.BUY else
+                    f"of {normalize(before.qty)} shares dropped")
+            self.rt.emit(Notice(
+                "warning", f"{before.symbol}: buy {what}: only ${max(available, ZERO):.2f} of "
+                "cash is available after sells and the cash buffer; the plan will not be reached",
+                before.symbol))
 
     async def _assets(self) -> dict[str, Asset]:
         async def one(symbol: str) -> tuple[str, Asset | None]:
@@ -216,16 +217,12 @@ class RebalanceRunner:
 
     def _guard(self, trades: Sequence[PlannedTrade], equity: Decimal) -> None:
         guards = self.rt.settings.guards
-        for t in trades:
-            if t.action is not Action.HOLD and t.notional > guards.max_order_notional:
-                raise RefusedError(
-                    f"{t.symbol}: order of ${t.notional} exceeds guards.max_order_notional "
-                    f"${guards.max_order_notional}; nothing placed")
-        total = turnover(trades)
-        if total > guards.max_turnover_fraction * equity:
-            raise RefusedError(
-                f"turnover ${total} exceeds guards.max_turnover_fraction "
-                f"{guards.max_turnover_fraction} of equity ${equity:.2f}; nothing placed")
+        active = [t for t in trades if t.action is not Action.HOLD]
+        for t in active:
+            if (refusal := order_refusal(t.symbol, t.notional, guards)) is not None:
+                raise RefusedError(refusal)
+        if (refusal := turnover_refusal((t.notional for t in active), equity, guards)) is not None:
+            raise RefusedError(refusal)
 
     @staticmethod
     def _estimated_cost(trades: Sequence[PlannedTrade], market: dict[str, MarketView]) -> Decimal:
@@ -247,28 +244,35 @@ class RebalanceRunner:
                     trade.intent(), id_base=client_order_id_base(self.rt.run_id, trade.symbol),
                     asset=assets[trade.symbol], position_before=positions.get(trade.symbol, ZERO))
 
-        return list(await asyncio.gather(*(one(t) for t in trades)))
+        return await gather_all(one(t) for t in trades)
 
     async def _check(self, trades: Sequence[PlannedTrade], before: dict[str, Decimal],
-                     results: Sequence[ExecutionResult]) -> tuple[tuple[CheckRow, ...], bool]:
+                     results: Sequence[ExecutionResult], market: dict[str, MarketView],
+                     equity: Decimal, short: set[str]) -> tuple[tuple[CheckRow, ...], bool]:
+        """Every position against what the fills imply (pass/FAIL) and against the plan.
+
+        Achieved weights are at arrival prices and of the equity the plan invested (net of
+        the cash buffer), so they compare directly with the plan's target weights.
+        """
         final = {p.symbol: p.qty for p in await self._read(self.rt.broker.get_positions(),
                                                            "positions for the check")}
         by_symbol = {r.intent.symbol: r for r in results}
         tolerance = self.rt.settings.execution.validation_tolerance
+        investable = equity * (1 - self.plan.cash_buffer)
         rows: list[CheckRow] = []
         for t in trades:
             result = by_symbol.get(t.symbol)
             filled = ZERO if result is None else result.intent.side.sign * result.filled_qty
             expected = before.get(t.symbol, ZERO) + filled
             actual = final.get(t.symbol, ZERO)
-            exact = t.action is Action.CLOSE
+            exact = t.action is Action.CLOSE or t.target_qty == ZERO
             consistent = abs(actual - expected) <= (ZERO if exact else tolerance)
             complete = result is None or result.status is ExecutionStatus.FILLED
+            achieved = (actual * market[t.symbol].price / investable).quantize(WEIGHT) \
+                if investable > ZERO else ZERO
             rows.append(CheckRow(t.symbol, t.target_weight, expected, actual, actual - expected,
-                                 consistent and complete))
+                                 consistent and complete, target_qty=t.target_qty,
+                                 achieved_weight=achieved, short=t.symbol in short))
         passed = all(r.passed for r in rows)
         self.rt.emit(PortfolioChecked(tuple(rows), passed, self.rt.clock.now()))
         return tuple(rows), passed
-
-
-

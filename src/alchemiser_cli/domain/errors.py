@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from enum import IntEnum
 
 
@@ -15,8 +16,12 @@ class ExitCode(IntEnum):
     NOT_CONFIRMED = 6  # live trading was not confirmed (no --yes without a TTY, or declined)
     REFUSED = 7  # a guard rail or pre-trade check refused the run: nothing placed
     MARKET_CLOSED = 8  # the market is closed: nothing placed
+    OTHER_RUN = 9  # another alch run's orders are open on the account: nothing placed
+    SHORT_OF_PLAN = 10  # every order filled and checked, but buys were cut for lack of cash
     INTERNAL = 70  # a bug: please report it (run with ALCH_DEBUG=1 for a traceback)
-    INTERRUPTED = 130  # Ctrl-C: our open orders were cancelled
+    HANGUP = 129  # SIGHUP (128 + 1): this run's open orders were cancelled first
+    INTERRUPTED = 130  # SIGINT, Ctrl-C (128 + 2): this run's open orders were cancelled first
+    TERMINATED = 143  # SIGTERM (128 + 15): this run's open orders were cancelled first
 
 
 class AlchError(Exception):
@@ -56,3 +61,19 @@ class RefusedError(AlchError):
 
 class MarketClosedError(AlchError):
     exit_code = ExitCode.MARKET_CLOSED
+
+
+class OtherRunError(AlchError):
+    exit_code = ExitCode.OTHER_RUN
+
+
+_SIGNAL_CODES = {signal.SIGHUP: ExitCode.HANGUP, signal.SIGINT: ExitCode.INTERRUPTED,
+                 signal.SIGTERM: ExitCode.TERMINATED}
+
+
+class RunInterrupted(AlchError):
+    """A signal stopped the command; the exit code is 128 + the signal number."""
+
+    def __init__(self, message: str, sig: signal.Signals) -> None:
+        super().__init__(message, _SIGNAL_CODES.get(sig, ExitCode.INTERRUPTED))
+        self.signal = sig

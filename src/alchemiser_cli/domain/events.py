@@ -183,13 +183,36 @@ class PhaseStarted(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class LeftoverCancelled(Event):
+    """An open order of an earlier, dead run, cancelled before this run placed anything."""
+
+    kind: ClassVar[str] = "leftover_cancelled"
+    client_order_id: str
+    run_id: str
+    symbol: str
+    side: str
+    qty: Decimal
+    filled_qty: Decimal
+    avg_price: Decimal | None
+    status: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class CheckRow:
+    """One symbol after a rebalance: does the position match what the fills imply
+    (``passed``), and how close is it to the plan (``achieved_weight`` vs
+    ``target_weight``; ``short`` when a buy was cut for lack of cash)."""
+
     symbol: str
     target_weight: Decimal
     expected_qty: Decimal
     actual_qty: Decimal
     difference: Decimal
     passed: bool
+    target_qty: Decimal | None = None
+    achieved_weight: Decimal | None = None
+    short: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,17 +237,38 @@ Observer = Callable[[Event], None]
 
 
 class EventBus:
-    """Fans events out to observers in registration order (journal first)."""
+    """Fans events out: first to the recorder (the journal), then to observers in order.
 
-    def __init__(self, *observers: Observer) -> None:
+    The recorder must succeed before the core goes on: its first failure is raised to
+    the caller (so an order whose submission could not be journaled is never sent, and
+    the run stops). After that the bus is *degraded*: the recorder is skipped and every
+    event still reaches the other observers, so the run can report and cancel its open
+    orders on the way out without the journal.
+    """
+
+    def __init__(self, recorder: Observer | None = None, *observers: Observer) -> None:
+        self._recorder = recorder
         self._observers: list[Observer] = list(observers)
+        self.recorder_failure: Exception | None = None
 
-    def add(self, observer: Observer) -> None:
-        self._observers.append(observer)
+    def add(self, observer: Observer, *, first: bool = False) -> None:
+        """Add an observer; ``first`` puts it before the others (right after the recorder)."""
+        if first:
+            self._observers.insert(0, observer)
+        else:
+            self._observers.append(observer)
 
     def __call__(self, event: Event) -> None:
+        failure: Exception | None = None
+        if self._recorder is not None and self.recorder_failure is None:
+            try:
+                self._recorder(event)
+            except Exception as exc:
+                self.recorder_failure = failure = exc
         for observer in self._observers:
             observer(event)
+        if failure is not None:
+            raise failure
 
 
 @dataclass(frozen=True, slots=True)

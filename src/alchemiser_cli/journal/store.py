@@ -10,15 +10,17 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import socket
 import sqlite3
 import string
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from alchemiser_cli.domain.errors import ConfigError
 from alchemiser_cli.domain.events import (
     Event,
     OrderAccepted,
@@ -49,11 +51,23 @@ CREATE TABLE IF NOT EXISTS orders (
 );
 """
 
+#: Columns added after the first release, applied to older journals in order
+#: (``PRAGMA user_version`` counts how many have been applied).
+MIGRATIONS = (
+    "ALTER TABLE runs ADD COLUMN host TEXT",
+    "ALTER TABLE runs ADD COLUMN wall_started_at TEXT",
+    "ALTER TABLE runs ADD COLUMN wall_finished_at TEXT",
+)
+
 _ALPHABET = string.ascii_lowercase + string.digits
 
 
-class JournalError(Exception):
-    pass
+class JournalError(ConfigError):
+    """The journal cannot be opened or written (exit 3): nothing more may be sent."""
+
+
+def this_host() -> str:
+    return socket.gethostname() or "localhost"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +113,18 @@ class Journal:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA)
+            self._migrate()
         except (sqlite3.Error, OSError) as exc:
             raise JournalError(f"journal {path} is not writable: {exc}") from exc
         self.run_id: str | None = None
+
+    def _migrate(self) -> None:
+        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        for number, statement in enumerate(MIGRATIONS[version:], start=version + 1):
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(statement)
+            self._db.execute(f"PRAGMA user_version = {number}")
+            self._db.execute("COMMIT")
 
     def close(self) -> None:
         self._db.close()
@@ -112,19 +135,29 @@ class Journal:
             self._db.execute("BEGIN IMMEDIATE")
             yield self._db
             self._db.execute("COMMIT")
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
+                with suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
             raise JournalError(f"journal write failed: {exc}") from exc
 
     def installation_id(self) -> str:
-        """Three random characters fixed per journal, so ids from two machines never clash."""
+        """Three random characters fixed per journal *and host*, so runs from two machines
+        (or two data directories) on one account never share a tag. A journal copied to
+        another machine gets a new tag there: its old runs are then another installation's.
+        """
+        host = this_host()
         with self._tx() as db:
-            row = db.execute("SELECT value FROM meta WHERE key='installation'").fetchone()
-            if row:
-                return str(row[0])
+            rows = dict(db.execute(
+                "SELECT key, value FROM meta WHERE key IN ('installation', 'installation_host')"
+            ).fetchall())
+            if rows.get("installation") and rows.get("installation_host", host) == host:
+                if "installation_host" not in rows:
+                    db.execute("INSERT INTO meta VALUES ('installation_host', ?)", (host,))
+                return str(rows["installation"])
             value = "".join(secrets.choice(_ALPHABET) for _ in range(3))
-            db.execute("INSERT INTO meta VALUES ('installation', ?)", (value,))
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('installation', ?)", (value,))
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('installation_host', ?)", (host,))
             return value
 
     def new_run_id(self, at: datetime) -> str:
@@ -144,10 +177,10 @@ class Journal:
             self.run_id = event.run_id
             with self._tx() as db:
                 db.execute(
-                    "INSERT INTO runs(run_id, seq, command, broker, started_at, status, pid) "
-                    "VALUES (?, ?, ?, ?, ?, 'running', ?)",
+                    "INSERT INTO runs(run_id, seq, command, broker, started_at, status, pid, host,"
+                    " wall_started_at) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?)",
                     (event.run_id, self._next_seq(), event.command, event.broker,
-                     event.at.isoformat(), os.getpid()),
+                     event.at.isoformat(), os.getpid(), this_host(), _wall_now()),
                 )
             return
         if self.run_id is None:
@@ -190,10 +223,11 @@ class Journal:
             )
         elif isinstance(event, RunFinished):
             db.execute(
-                "UPDATE runs SET finished_at=?, status=?, exit_code=?, summary=? WHERE run_id=?",
+                "UPDATE runs SET finished_at=?, status=?, exit_code=?, summary=?, wall_finished_at=?"
+                " WHERE run_id=?",
                 (None if event.at is None else event.at.isoformat(), event.status,
                  event.exit_code, json.dumps(event.to_dict()["summary"], sort_keys=True),
-                 event.run_id),
+                 _wall_now(), event.run_id),
             )
 
     # -- readers ----------------------------------------------------------------------
@@ -229,14 +263,31 @@ class Journal:
         return _run_row(rows[0]) if len(rows) == 1 else None
 
     def mark_interrupted(self) -> list[str]:
-        """Mark runs left 'running' by a process that no longer exists (a crash, kill -9).
-
-        A run whose process is still alive (a `quote --watch` in another terminal) is
-        left alone.
+        """Mark runs left 'running' by a process of this host that no longer exists (a
+        crash, kill -9). A run whose process is still alive (a `quote --watch` in another
+        terminal), or that ran on another host, is left alone.
         """
+        host = this_host()
         with self._tx() as db:
-            running = db.execute("SELECT run_id, pid FROM runs WHERE status='running'").fetchall()
-            dead = [run_id for run_id, pid in running if not _alive(pid)]
+            running = db.execute(
+                "SELECT run_id, pid, host FROM runs WHERE status='running'").fetchall()
+            dead = [run_id for run_id, pid, run_host in running
+                    if run_host in (None, host) and not _alive(pid)]
             db.executemany("UPDATE runs SET status='interrupted' WHERE run_id=?",
                            [(r,) for r in dead])
         return dead
+
+    def live_runs(self) -> set[str]:
+        """Runs of this host still marked running whose process is alive (this one included)."""
+        host = this_host()
+        rows = self._db.execute(
+            "SELECT run_id, pid, host FROM runs WHERE status='running'").fetchall()
+        return {run_id for run_id, pid, run_host in rows
+                if run_host in (None, host) and _alive(pid)}
+
+
+def _wall_now() -> str:
+    """Wall-clock time, recorded beside the run's own clock (virtual for the simulator)."""
+    from datetime import UTC
+
+    return datetime.now(UTC).isoformat()

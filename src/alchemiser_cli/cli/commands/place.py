@@ -6,7 +6,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from alchemiser_cli.cli.context import AppContext, broker_mode, confirm_live, run_async
-from alchemiser_cli.cli.options import JsonOpt, LiveOpt, PaperOpt, SimOpt, YesOpt
+from alchemiser_cli.cli.options import (
+    CancelOrphansOpt,
+    JsonOpt,
+    LiveOpt,
+    PaperOpt,
+    SimOpt,
+    YesOpt,
+)
 from alchemiser_cli.domain.errors import ExitCode, UsageError
 from alchemiser_cli.domain.intents import CloseType, Side, Urgency
 
@@ -30,13 +37,14 @@ def place(
     live: LiveOpt = False,
     yes: YesOpt = False,
     json_out: JsonOpt = False,
+    cancel_orphans: CancelOrphansOpt = False,
 ) -> None:
     """Place one order: walk the book (75% -> 85% -> 95% of the spread, then market)."""
-    from alchemiser_cli.core.placement import client_order_id_base
     from alchemiser_cli.core.preflight import require_tradable_session
     from alchemiser_cli.core.session import open_runtime
     from alchemiser_cli.domain.intents import IntentError, OrderIntent
     from alchemiser_cli.domain.money import parse_decimal
+    from alchemiser_cli.domain.order_ids import client_order_id_base
 
     app: AppContext = ctx.obj
     try:
@@ -57,9 +65,12 @@ def place(
         with term.live_events(f"alch place {intent.describe()} [{mode}]") as observer:
             async with open_runtime(mode, settings, command="place", observer=observer,
                                     lock=True) as rt:
-                await require_tradable_session(rt.broker)
+                account = await require_tradable_session(rt.broker)
+                # like a rebalance: refuse on orders we must not touch, settle our leftovers
+                await rt.prepare_account({intent.symbol}, cancel_orphans=cancel_orphans)
                 result = await rt.placement.place(
-                    intent, id_base=client_order_id_base(rt.run_id, intent.symbol))
+                    intent, id_base=client_order_id_base(rt.run_id, intent.symbol),
+                    equity=account.equity)
                 rt.exit_code = exit_code_for(result)
                 rt.status = result.status.value
                 return result

@@ -1,0 +1,240 @@
+"""Open orders on the account: before a run trades, and after it stops.
+
+Before placing anything, every open order on the account is classified by its
+client_order_id (:mod:`alchemiser_cli.domain.order_ids`):
+
+- **leftovers**: placed by this installation (same journal, same host) in a run
+  whose process is gone (a crash, ``kill -9``). The caller holds the account lock,
+  and every run that places orders holds it too, so no run of this installation
+  that could own them is alive. They are cancelled and confirmed, and what they
+  filled is reported, before anything new is sent.
+- **other runs**: alch orders placed elsewhere (another machine, another data
+  directory) or by a run that is still alive. Nothing proves that run is dead, so
+  the run refuses (exit 9) unless the operator clears orphans older than
+  ``execution.orphan_min_age_seconds`` with ``--cancel-orphans``.
+- **foreign**: orders alch did not place. On a symbol the run will trade they would
+  be rejected as wash trades or double the trade: the run refuses (exit 7).
+
+After a run stops, for whatever reason, :func:`sweep_run` cancels and confirms any
+order of this run still open, without needing the journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Collection, Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from alchemiser_cli.brokers.port import Broker, BrokerError, NotFoundError
+from alchemiser_cli.clock import Clock
+from alchemiser_cli.domain.errors import BrokerUnavailableError, OtherRunError, RefusedError
+from alchemiser_cli.domain.events import LeftoverCancelled, Notice, Observer
+from alchemiser_cli.domain.money import normalize
+from alchemiser_cli.domain.order_ids import installation_of, parse_client_order_id, run_prefix
+from alchemiser_cli.domain.orders import Order
+
+CancelConfirm = Callable[[Order], Awaitable[Order]]
+
+
+@dataclass(frozen=True, slots=True)
+class OpenOrders:
+    leftovers: tuple[Order, ...] = ()
+    other_runs: tuple[Order, ...] = ()
+    foreign: tuple[Order, ...] = ()
+
+
+def classify(orders: Iterable[Order], *, run_id: str, live_runs: Collection[str]) -> OpenOrders:
+    """Sort the account's open orders by who placed them (see the module docstring)."""
+    ours = installation_of(run_id)
+    leftovers: list[Order] = []
+    others: list[Order] = []
+    foreign: list[Order] = []
+    for order in orders:
+        if not order.client_order_id.startswith("alch-"):
+            foreign.append(order)
+            continue
+        tag = parse_client_order_id(order.client_order_id)
+        if (tag is not None and tag.installation == ours and tag.run_id != run_id
+                and tag.run_id not in live_runs):
+            leftovers.append(order)
+        else:  # another installation, a live run, or a name we cannot read: not ours to cancel
+            others.append(order)
+    return OpenOrders(tuple(leftovers), tuple(others), tuple(foreign))
+
+
+def _symbols(orders: Iterable[Order]) -> str:
+    return ", ".join(sorted({o.symbol for o in orders}))
+
+
+def _runs(orders: Iterable[Order]) -> str:
+    runs = sorted({tag.run_id if (tag := parse_client_order_id(o.client_order_id)) else
+                   o.client_order_id for o in orders})
+    return ", ".join(runs)
+
+
+class Reconciler:
+    """Checks and cleans the account's open orders for one run."""
+
+    def __init__(self, broker: Broker, clock: Clock, emit: Observer,
+                 cancel_confirm: CancelConfirm) -> None:
+        self._broker = broker
+        self._clock = clock
+        self._emit = emit
+        self._cancel_confirm = cancel_confirm
+
+    async def prepare(self, *, run_id: str, live_runs: Collection[str], trade_symbols: Collection[str],
+                      dry_run: bool = False, cancel_orphans: bool = False,
+                      orphan_min_age_seconds: float = 900.0) -> tuple[Order, ...]:
+        """Refuse on orders we must not touch, then cancel our leftovers.
+
+        Returns the leftovers' final states (cancelled, or filled meanwhile). Refusals
+        come first, so a refused run changes nothing on the account.
+        """
+        try:
+            orders = await self._broker.list_open_orders()
+        except BrokerError as exc:
+            raise BrokerUnavailableError(f"could not read open orders: {exc}; nothing placed") from exc
+        found = classify(orders, run_id=run_id, live_runs=live_runs)
+        foreign = [o for o in found.foreign if o.symbol in trade_symbols]
+        if foreign:
+            raise RefusedError(
+                f"open orders not placed by alch on {_symbols(foreign)}: cancel them first "
+                "(they would be rejected as wash trades or double the trade); nothing placed")
+        now = self._clock.now()
+        min_age = timedelta(seconds=orphan_min_age_seconds)
+        orphans = [o for o in found.other_runs if cancel_orphans and now - o.created_at >= min_age]
+        alive = [o for o in found.other_runs if o not in orphans]
+        if alive:
+            hint = (f"only orders older than {orphan_min_age_seconds:g}s are cancelled by "
+                    "--cancel-orphans" if cancel_orphans else
+                    "if that run is dead, rerun with --cancel-orphans to cancel alch orders older "
+                    f"than {orphan_min_age_seconds:g}s")
+            raise OtherRunError(
+                f"{len(alive)} open order(s) of another alch run ({_runs(alive)}: another machine, "
+                f"data directory or a run still in progress) on {_symbols(alive)}; nothing placed "
+                f"({hint})")
+        to_cancel = [*found.leftovers, *orphans]
+        if not to_cancel:
+            return ()
+        if dry_run:
+            self._emit(Notice("warning", f"{len(to_cancel)} open order(s) left by an earlier alch "
+                              f"run ({_runs(to_cancel)}) would be cancelled first"))
+            return ()
+        self._emit(Notice("warning", f"cancelling {len(to_cancel)} open order(s) left by an earlier "
+                          f"alch run ({_runs(to_cancel)}) before placing anything"))
+        finals = await asyncio.gather(*(self._cancel_leftover(o) for o in to_cancel))
+        return tuple(finals)
+
+    async def _cancel_leftover(self, order: Order) -> Order:
+        try:
+            final = await self._cancel_confirm(order)
+        except NotFoundError:
+            final = order
+        except Exception as exc:
+            raise BrokerUnavailableError(
+                f"could not cancel leftover order {order.client_order_id}: {exc}; nothing placed"
+            ) from exc
+        tag = parse_client_order_id(order.client_order_id)
+        self._emit(LeftoverCancelled(
+            client_order_id=order.client_order_id, run_id=tag.run_id if tag else "",
+            symbol=order.symbol, side=order.side.value, qty=final.qty,
+            filled_qty=final.filled_qty, avg_price=final.filled_avg_price,
+            status=final.status.value, at=self._clock.now()))
+        if final.filled_qty > 0:
+            self._emit(Notice(
+                "warning", f"leftover order {order.client_order_id} had filled "
+                f"{normalize(final.filled_qty)} of {normalize(final.qty)} {order.symbol} "
+                f"({order.side.value}) before it was {final.status.value}", order.symbol))
+        return final
+
+
+@dataclass(frozen=True, slots=True)
+class SweepResult:
+    """What the end-of-run sweep found: final states of the orders that were still working,
+    and the orders it could not prove stopped."""
+
+    settled: tuple[Order, ...] = ()
+    unconfirmed: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.unconfirmed
+
+    def describe(self) -> str:
+        parts = []
+        if self.settled:
+            states = ", ".join(
+                f"{o.client_order_id} {o.status.value} (filled {normalize(o.filled_qty)} of "
+                f"{normalize(o.qty)} {o.symbol})" for o in self.settled)
+            parts.append(f"{len(self.settled)} order(s) of this run were working: {states}")
+        if self.unconfirmed:
+            parts.append(f"COULD NOT CONFIRM that these orders stopped working: "
+                         f"{', '.join(self.unconfirmed)} (check them at the broker)")
+        elif self.settled:
+            parts.append("none is open now")
+        return "; ".join(parts) or "no order of this run was left open"
+
+
+@dataclass
+class RunOrders:
+    """Orders this run submitted, kept in memory so the sweep works without the journal."""
+
+    run_id: str
+    submitted: set[str] = field(default_factory=set)
+    finished: set[str] = field(default_factory=set)  # steps that ended normally
+
+    @property
+    def working(self) -> set[str]:
+        return self.submitted - self.finished
+
+
+async def sweep_run(broker: Broker, cancel_confirm: CancelConfirm, orders: RunOrders,
+                    emit: Observer | None = None) -> SweepResult:
+    """Cancel and confirm every order of this run that is still open.
+
+    Open orders are listed by the run's client_order_id prefix; if the list cannot be
+    read, each order this run submitted and did not see finish is looked up instead.
+    The final state of every order that was working when the run stopped is reported.
+    """
+    prefix = run_prefix(orders.run_id)
+    unconfirmed: list[str] = []
+    try:
+        open_orders = [o for o in await broker.list_open_orders()
+                       if o.client_order_id.startswith(prefix)]
+    except BrokerError:
+        open_orders = []
+        for cid in sorted(orders.working):
+            try:
+                order = await broker.get_order_by_client_id(cid)
+            except BrokerError:
+                unconfirmed.append(cid)
+                continue
+            if order is not None and not order.status.terminal:
+                open_orders.append(order)
+    if emit is not None:
+        for order in open_orders:
+            emit(Notice("warning", f"cancelling open order {order.client_order_id}", order.symbol))
+
+    async def settle(order: Order) -> Order | str:
+        try:
+            return await cancel_confirm(order)
+        except NotFoundError:
+            return order
+        except Exception:  # the order's state is unknown: say so, never claim it is cancelled
+            return order.client_order_id
+
+    settled: dict[str, Order] = {}
+    for outcome in await asyncio.gather(*(settle(o) for o in open_orders)):
+        if isinstance(outcome, str):
+            unconfirmed.append(outcome)
+        else:
+            settled[outcome.client_order_id] = outcome
+    for cid in sorted(orders.working - set(settled) - set(unconfirmed)):
+        try:  # not open any more: report how it ended (best effort, it is not working)
+            final = await broker.get_order_by_client_id(cid)
+        except BrokerError:
+            continue
+        if final is not None:
+            settled[cid] = final
+    return SweepResult(tuple(settled[c] for c in sorted(settled)), tuple(sorted(unconfirmed)))
