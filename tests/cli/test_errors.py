@@ -20,7 +20,8 @@ def sim_orders(tmp_path: Path) -> int:
 
 @pytest.mark.parametrize(("args", "message"), [
     (["place", "AAPL", "buyy", "10", "--sim"], "error: Invalid value for 'side'"),
-    (["place", "AAPL", "buy", "ten", "--sim"], "error: QTY: 'ten' is not a number"),
+    (["place", "AAPL", "buy", "ten", "--sim"],
+     "error: QTY: 'ten' is not a plain decimal number like 10 or 2.5"),
     (["place", "AAPL", "buy", "--sim"], "error: give exactly one of quantity or notional"),
     (["place", "AAPL", "buy", "-5", "--sim"], "error: "),
     (["place", "AAPL", "buy", "1", "--sim", "--live"], "error: choose one of --sim, --paper"),

@@ -1,6 +1,7 @@
 """The main job on the simulator, end to end through the CLI (in process)."""
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 from alchemiser_cli.domain.errors import ExitCode
@@ -17,11 +18,15 @@ def test_example_rebalance_runs_end_to_end_with_a_passing_check(capsys):
     assert "phase sells: 2 order(s)" in lines and "phase buys: 5 order(s)" in lines
     assert lines.index("phase sells: 2 order(s)") < lines.index("phase buys: 5 order(s)")
     check = lines.index("Post-trade portfolio check")
-    assert lines[check + 1].split() == ["Symbol", "Target", "wt", "Expected", "Actual", "Diff",
-                                        "Result"]
+    assert lines[check + 1].split() == ["Symbol", "Target", "wt", "Achieved", "wt", "Target",
+                                        "qty", "Expected", "Actual", "Diff", "Result"]
     assert all(row.endswith("pass") for row in lines[check + 2:check + 9])
     assert lines[-1] == ("rebalance ok: 7 order(s), 7 filled, 0 failed; turnover 31736.50; "
                          "check passed")
+    # every symbol reached its target weight (of invested equity) to within 0.5 points
+    for row in lines[check + 2:check + 9]:
+        _, target, achieved = row.split()[:3]
+        assert abs(Decimal(target) - Decimal(achieved)) < Decimal("0.005"), row
     # a second run finds everything on target: nothing to trade
     again = alch(capsys, "rebalance", PLAN, "--sim", "--dry-run")
     assert again.code == 0

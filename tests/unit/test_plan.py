@@ -26,7 +26,7 @@ def test_the_example_plan_is_valid():
     ("[targets]\nAAPL = -0.1\n", "targets.AAPL: weight -0.1 must be between 0 and 1"),
     ("[targets]\nAAPL = 0.6\nMSFT = 0.5\n", "targets: weights sum to 1.1, more than 1"),
     ("[targets]\nAAPL = 0.5\naapl = 0.1\n", "targets.aapl: duplicate of AAPL"),
-    ("[targets]\nAAPL = 'half'\n", "targets.AAPL: 'half' is not a number"),
+    ("[targets]\nAAPL = 'half'\n", "targets.AAPL: weight: must be a number, not a string ('half')"),
     ("[targets]\n'AA PL' = 0.1\n", "targets.AA PL: symbol 'AA PL' is not a valid ticker"),
     ("[plan]\ncash_bufer = 0.1\n[targets]\nAAPL = 0.5\n", "plan.cash_bufer: unknown key"),
     ("[plan]\nurgency = 'asap'\n[targets]\nAAPL = 0.5\n",

@@ -18,6 +18,7 @@ import typer
 from alchemiser_cli import __version__
 from alchemiser_cli.cli.context import AppContext
 from alchemiser_cli.cli.lazy import LazyGroup
+from alchemiser_cli.cli.text import escape_controls
 from alchemiser_cli.domain.errors import AlchError, ExitCode
 
 app = typer.Typer(
@@ -127,8 +128,3 @@ def _traceback() -> None:
     import traceback
 
     sys.stderr.write(traceback.format_exc())
-
-
-def escape_controls(text: str) -> str:
-    """Control characters (from a plan name, a broker message...) never reach the terminal raw."""
-    return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in text)

@@ -20,6 +20,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from alchemiser_cli.cli.text import escape_controls
 from alchemiser_cli.domain.events import (
     CheckRow,
     Event,
@@ -199,7 +200,7 @@ class Terminal:
 
     @staticmethod
     def _clean(text: str) -> str:
-        return redact(text)
+        return escape_controls(redact(text))
 
     def line(self, text: str) -> None:
         self.stdout.write(self._clean(text) + "\n")
@@ -376,7 +377,8 @@ class Terminal:
         for c in columns:
             table.add_column(c)
         for r in rows:
-            styled = [Text(self._clean(v), style="bold red" if v == "FAIL" else "") for v in r]
+            styled = [Text(self._clean(v), style="bold red" if v in ("FAIL", "SHORT") else "")
+                      for v in r]
             table.add_row(*styled)
         return table
 
@@ -415,10 +417,15 @@ def plan_rows(event: PlanReady) -> tuple[str, list[str], list[list[str]], list[d
 
 
 def check_rows(rows: Sequence[CheckRow]) -> tuple[str, list[str], list[list[str]]]:
+    """Each position against its fills (pass/FAIL) and against the plan (SHORT: cut for cash)."""
+    def result(r: CheckRow) -> str:
+        return "FAIL" if not r.passed else ("SHORT" if r.short else "pass")
+
     return (
         "Post-trade portfolio check",
-        ["Symbol", "Target wt", "Expected", "Actual", "Diff", "Result"],
-        [[r.symbol, fmt(r.target_weight), fmt(r.expected_qty), fmt(r.actual_qty),
-          fmt(r.difference), "pass" if r.passed else "FAIL"] for r in rows],
+        ["Symbol", "Target wt", "Achieved wt", "Target qty", "Expected", "Actual", "Diff",
+         "Result"],
+        [[r.symbol, fmt(r.target_weight), fmt(r.achieved_weight), fmt(r.target_qty),
+          fmt(r.expected_qty), fmt(r.actual_qty), fmt(r.difference), result(r)] for r in rows],
     )
 

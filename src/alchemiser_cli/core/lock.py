@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-from alchemiser_cli.domain.errors import LockedError
+from alchemiser_cli.domain.errors import ConfigError, LockedError
 
 
 class AccountLock:
@@ -20,8 +20,12 @@ class AccountLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise ConfigError(f"cannot create the lock file {self.path}: {exc.strerror or exc} "
+                              "(is the data directory writable?); nothing placed") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

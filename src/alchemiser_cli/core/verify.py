@@ -77,7 +77,7 @@ def local_checks(mode: BrokerMode, settings: Settings) -> list[Check]:
         free = AccountLock(settings.data_dir, account_key(mode, settings)).is_free()
         checks.append(Check("lock", CheckStatus.PASS if free else CheckStatus.FAIL,
                             "free" if free else "held by another alch run"))
-    except OSError as exc:
+    except (OSError, AlchError) as exc:
         checks.append(Check("lock", CheckStatus.FAIL, f"cannot open the lock file: {exc}"))
     return checks
 

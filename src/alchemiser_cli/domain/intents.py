@@ -42,9 +42,15 @@ class IntentError(ValueError):
 
 
 def normalize_symbol(raw: str) -> str:
-    symbol = raw.strip().upper()
-    if not symbol:
+    """An upper-case ASCII ticker. Whitespace and non-ASCII letters are refused, not
+    cleaned up: ``"ſpy".upper()`` is ``"SPY"`` in Python, and a lookalike must never
+    silently become a real ticker."""
+    if not raw:
         raise IntentError("symbol cannot be empty")
+    if not raw.isascii() or raw != raw.strip():
+        raise IntentError(f"symbol {raw!r} is not a valid ticker (ASCII letters, digits and "
+                          "dots only, no spaces)")
+    symbol = raw.upper()
     if not SYMBOL_RE.match(symbol):
         raise IntentError(f"symbol {raw!r} is not a valid ticker")
     return symbol

@@ -6,6 +6,7 @@ Everything here is pure and works on ``Decimal`` only.
 
 from __future__ import annotations
 
+import re
 from decimal import (
     ROUND_CEILING,
     ROUND_DOWN,
@@ -103,6 +104,28 @@ def parse_decimal(raw: object, field: str) -> Decimal:
         raise ValueError(f"{field}: expected a number, got {type(raw).__name__}")
     if not value.is_finite():
         raise ValueError(f"{field}: {raw!r} is not a finite number")
+    return value
+
+
+PLAIN_NUMBER = re.compile(r"^[0-9]+(\.[0-9]+)?$")
+#: Largest share quantity and dollar amount alch accepts from an operator.
+MAX_QUANTITY = Decimal("1000000000")
+MAX_NOTIONAL = Decimal("1000000000000")
+
+
+def parse_amount(raw: str, field: str, maximum: Decimal) -> Decimal:
+    """A positive amount typed by an operator: plain ASCII decimal notation, at most
+    9 decimals, at most ``maximum``. No exponents, no other scripts' digits, no ``inf``."""
+    text = raw.strip()
+    if not PLAIN_NUMBER.match(text):
+        raise ValueError(f"{field}: {raw!r} is not a plain decimal number like 10 or 2.5")
+    value = Decimal(text)
+    if value <= ZERO:
+        raise ValueError(f"{field}: must be more than 0")
+    if value > maximum:
+        raise ValueError(f"{field}: {text} is more than the maximum of {maximum:,}")
+    if value != quantize_qty(value, fractionable=True):
+        raise ValueError(f"{field}: {text} has more than 9 decimals")
     return value
 
 

@@ -48,17 +48,51 @@ class Plan:
         return sorted(self.targets)
 
 
+#: A plan is a short text file; anything larger (or endless, like /dev/zero) is refused.
+MAX_PLAN_BYTES = 1024 * 1024
+
+
 def load_plan(path: Path) -> Plan:
+    """Read and validate a plan file (UTF-8, a byte-order mark allowed, at most 1 MiB)."""
     try:
-        text = path.read_text()
+        with path.open("rb") as fh:
+            data = fh.read(MAX_PLAN_BYTES + 1)
     except FileNotFoundError:
         raise PlanError(str(path), ["file not found"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PlanError(str(path), [f"cannot read: {exc}"]) from None
+    except IsADirectoryError:
+        raise PlanError(str(path), ["is a directory, not a plan file"]) from None
+    except OSError as exc:
+        raise PlanError(str(path), [f"cannot read: {exc.strerror or exc}"]) from None
+    if len(data) > MAX_PLAN_BYTES:
+        raise PlanError(str(path), [f"larger than {MAX_PLAN_BYTES // 1024} KiB; not a plan file"])
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise PlanError(str(path), ["not UTF-8 text"]) from None
     return parse_plan(text, str(path))
 
 
+def _number(value: Any, where: str) -> Decimal:
+    """A TOML number (integer or float), never a string that looks like one."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{where}: must be a number, not {_toml_type(value)}")
+    return parse_decimal(value, where)
+
+
+def _toml_type(value: Any) -> str:
+    if isinstance(value, str):
+        return f"a string ({value!r})"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return type(value).__name__
+
+
 def parse_plan(text: str, source: str = "plan") -> Plan:
+    text = text.removeprefix("\ufeff")
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -77,7 +111,7 @@ def parse_plan(text: str, source: str = "plan") -> Plan:
         if key not in header:
             return default
         try:
-            value = parse_decimal(header[key], f"plan.{key}")
+            value = _number(header[key], f"plan.{key}")
         except ValueError as exc:
             problems.append(str(exc))
             return default
@@ -120,11 +154,8 @@ def parse_plan(text: str, source: str = "plan") -> Plan:
             problems.append(f"targets.{key}: duplicate of {seen[symbol]}")
             continue
         seen[symbol] = key
-        if isinstance(value, dict):
-            problems.append(f"targets.{key}: weight must be a number, not a table")
-            continue
         try:
-            weight = parse_decimal(value, f"targets.{key}")
+            weight = _number(value, f"targets.{key}: weight")
         except ValueError as exc:
             problems.append(str(exc))
             continue

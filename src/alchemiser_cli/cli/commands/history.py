@@ -12,7 +12,9 @@ from alchemiser_cli.cli.context import AppContext
 from alchemiser_cli.cli.options import JsonOpt
 from alchemiser_cli.domain.errors import UsageError
 
-_RELATIVE = re.compile(r"^(\d+)([mhdw])$")
+_RELATIVE = re.compile(r"^([0-9]{1,12})([mhdw])$")
+MAX_SINCE_DAYS = 36500
+MAX_RUNS = 1_000_000
 
 
 def parse_since(raw: str | None, now: datetime) -> str | None:
@@ -22,7 +24,10 @@ def parse_since(raw: str | None, now: datetime) -> str | None:
     match = _RELATIVE.match(raw.strip())
     if match:
         unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match.group(2)]
-        return (now - timedelta(**{unit: int(match.group(1))})).isoformat()
+        span = timedelta(**{unit: min(int(match.group(1)), 10**8)})  # no OverflowError
+        if span > timedelta(days=MAX_SINCE_DAYS):
+            raise UsageError(f"--since: {raw!r} is more than {MAX_SINCE_DAYS} days back")
+        return (now - span).isoformat()
     try:
         parsed = datetime.fromisoformat(raw.strip())
     except ValueError:
@@ -62,9 +67,9 @@ def metrics(
         else:
             text = prometheus(m)
         if output is not None:
-            tmp = output.with_name(f".{output.name}.tmp")
-            tmp.write_text(text)
-            tmp.replace(output)
+            from alchemiser_cli.cli.files import write_atomically
+
+            write_atomically(output, text)
             term.info(f"metrics written to {output}")
         else:
             term.stdout.write(text)
@@ -74,7 +79,8 @@ def metrics(
 
 def runs(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option(help="How many runs, newest first.", min=1)] = 20,
+    limit: Annotated[int, typer.Option(help="How many runs, newest first.", min=1,
+                                       max=MAX_RUNS)] = 20,
     json_out: JsonOpt = False,
 ) -> None:
     """Recent runs from the journal: id, command, broker, status, exit code."""

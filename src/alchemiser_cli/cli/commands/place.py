@@ -43,15 +43,16 @@ def place(
     from alchemiser_cli.core.preflight import require_tradable_session
     from alchemiser_cli.core.session import open_runtime
     from alchemiser_cli.domain.intents import IntentError, OrderIntent
-    from alchemiser_cli.domain.money import parse_decimal
+    from alchemiser_cli.domain.money import MAX_NOTIONAL, MAX_QUANTITY, parse_amount
     from alchemiser_cli.domain.order_ids import client_order_id_base
 
     app: AppContext = ctx.obj
     try:
         intent = OrderIntent(
             symbol=symbol, side=side,
-            quantity=None if qty is None else parse_decimal(qty, "QTY"),
-            notional=None if notional is None else parse_decimal(notional, "--notional"),
+            quantity=None if qty is None else parse_amount(qty, "QTY", MAX_QUANTITY),
+            notional=None if notional is None else parse_amount(notional, "--notional",
+                                                                MAX_NOTIONAL),
             close_type=close, urgency=urgency,
         )
     except (IntentError, ValueError) as exc:

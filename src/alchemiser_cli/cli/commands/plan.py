@@ -47,10 +47,11 @@ def _write(path: Path, text: str, force: bool) -> None:
     from alchemiser_cli.domain.plan import parse_plan
 
     parse_plan(text, str(path))  # never write a plan alch itself would refuse
+    from alchemiser_cli.cli.files import write_atomically
+
     if path.exists() and not force:
         raise UsageError(f"{path} exists; use --force to overwrite")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    write_atomically(path, text, option="PATH")
 
 
 @plan_app.command("init")
