@@ -154,11 +154,11 @@ class RebalanceRunner:
         if not swept.ok:
             rt.emit(Notice("error", f"could not confirm that no order of this run is still "
                             f"open: {swept.describe()}"))
-        short = tuple(sorted(p.symbol for p, b in zip(planned_buys, buys, strict=False)
-                             if b.qty < p.qty))
+        cut = {p.symbol for p, b in zip(planned_buys, buys, strict=False) if b.qty < p.qty}
         final_trades = [t for t in trades if t.action is not Action.BUY] + buys
         check, passed = await self._check(final_trades, positions, results, market,
-                                          account.equity, set(short))
+                                          account.equity, cut)
+        short = tuple(r.symbol for r in check if r.short)
         return RebalanceReport(tuple(final_trades), tuple(results), check, passed, False,
                                turnover(final_trades), cost, swept.ok, short)
 
@@ -248,11 +248,13 @@ class RebalanceRunner:
 
     async def _check(self, trades: Sequence[PlannedTrade], before: dict[str, Decimal],
                      results: Sequence[ExecutionResult], market: dict[str, MarketView],
-                     equity: Decimal, short: set[str]) -> tuple[tuple[CheckRow, ...], bool]:
+                     equity: Decimal, cut: set[str]) -> tuple[tuple[CheckRow, ...], bool]:
         """Every position against what the fills imply (pass/FAIL) and against the plan.
 
         Achieved weights are at arrival prices and of the equity the plan invested (net of
-        the cash buffer), so they compare directly with the plan's target weights.
+        the cash buffer), so they compare directly with the plan's target weights. A symbol
+        whose buy was cut for cash is *short* when it ends further below its target weight
+        than the plan's own drift threshold (the tolerance under which it would not trade).
         """
         final = {p.symbol: p.qty for p in await self._read(self.rt.broker.get_positions(),
                                                            "positions for the check")}
@@ -270,9 +272,10 @@ class RebalanceRunner:
             complete = result is None or result.status is ExecutionStatus.FILLED
             achieved = (actual * market[t.symbol].price / investable).quantize(WEIGHT) \
                 if investable > ZERO else ZERO
+            short = t.symbol in cut and t.target_weight - achieved > self.plan.drift_threshold
             rows.append(CheckRow(t.symbol, t.target_weight, expected, actual, actual - expected,
                                  consistent and complete, target_qty=t.target_qty,
-                                 achieved_weight=achieved, short=t.symbol in short))
+                                 achieved_weight=achieved, short=short))
         passed = all(r.passed for r in rows)
         self.rt.emit(PortfolioChecked(tuple(rows), passed, self.rt.clock.now()))
         return tuple(rows), passed

@@ -1,0 +1,176 @@
+"""Hostile input, one row each: a clear one-line error with its documented exit code,
+never a traceback or an internal error (70), and nothing placed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from alchemiser_cli.cli.files import write_atomically
+from alchemiser_cli.domain.errors import ExitCode
+from tests.cli.helpers import alch
+
+PLAIN_PLAN = "[targets]\nSPY = 0.5\n"
+
+
+@dataclass(frozen=True)
+class Case:
+    args: tuple[str, ...]
+    code: ExitCode
+    message: str  # the start of the one stderr line
+    env: dict[str, str] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)  # name -> text, written in tmp_path
+
+
+CASES = {
+    "qty beyond float range": Case(("place", "AAPL", "buy", "1e309", "--sim"), ExitCode.USAGE,
+                                   "error: QTY: '1e309' is not a plain decimal number"),
+    "qty in exponent form": Case(("place", "AAPL", "buy", "1e20", "--sim"), ExitCode.USAGE,
+                                 "error: QTY: '1e20' is not a plain decimal number"),
+    "qty too large": Case(("place", "AAPL", "buy", "100000000000", "--sim"), ExitCode.USAGE,
+                          "error: QTY: 100000000000 is more than the maximum of 1,000,000,000"),
+    "qty with 10 decimals": Case(("place", "AAPL", "buy", "0.0000000001", "--sim"),
+                                 ExitCode.USAGE, "error: QTY: 0.0000000001 has more than 9 decimals"),
+    "notional beyond range": Case(("place", "AAPL", "buy", "--notional", "1e400", "--sim"),
+                                  ExitCode.USAGE, "error: --notional: '1e400' is not a plain"),
+    "notional infinite": Case(("place", "AAPL", "buy", "--notional", "inf", "--sim"),
+                              ExitCode.USAGE, "error: --notional: 'inf' is not a plain"),
+    "non-ASCII digits in QTY": Case(("place", "AAPL", "buy", "٣", "--sim"), ExitCode.USAGE,
+                                    "error: QTY: '٣' is not a plain decimal number"),
+    "lookalike ticker": Case(("place", "ſpy", "buy", "1", "--sim"), ExitCode.USAGE,
+                             "error: symbol 'ſpy' is not a valid ticker"),
+    "since overflows": Case(("metrics", "--since", "99999999999d"), ExitCode.USAGE,
+                            "error: --since: '99999999999d' is more than 36500 days back"),
+    "limit overflows": Case(("runs", "--limit", "99999999999999999999"), ExitCode.USAGE,
+                            "error: Invalid value for '--limit'"),
+    "data dir is a file": Case(("place", "AAPL", "buy", "1", "--sim"), ExitCode.CONFIG,
+                               "error: cannot create the lock file",
+                               env={"ALCH_DATA_DIR": "{tmp}/a-file"}, files={"a-file": "x"}),
+    "data dir in /proc": Case(("runs",), ExitCode.CONFIG,
+                              "error: journal /proc/1/journal.sqlite3 is not writable",
+                              env={"ALCH_DATA_DIR": "/proc/1"}),
+    "output is a directory": Case(("metrics", "--prom", "--output", "{tmp}"), ExitCode.USAGE,
+                                  "error: --output: {tmp} is a directory; give a file name"),
+    "output folder missing": Case(("metrics", "--prom", "--output", "/nonexistent/x.prom"),
+                                  ExitCode.USAGE,
+                                  "error: --output: folder /nonexistent does not exist"),
+    "plan is endless": Case(("rebalance", "/dev/zero", "--sim"), ExitCode.USAGE,
+                            "error: /dev/zero: larger than 1024 KiB; not a plan file"),
+    "plan is a directory": Case(("rebalance", "{tmp}", "--sim"), ExitCode.USAGE,
+                                "error: {tmp}: is a directory, not a plan file"),
+    "infinite wait": Case(("place", "AAPL", "buy", "1", "--sim"), ExitCode.CONFIG,
+                          "error: invalid configuration: execution.cancel_confirm_seconds: Input "
+                          "should be a finite number",
+                          env={"ALCH_EXECUTION__CANCEL_CONFIRM_SECONDS": "inf"}),
+    "huge wait": Case(("place", "AAPL", "buy", "1", "--sim"), ExitCode.CONFIG,
+                      "error: invalid configuration: profiles.medium.step_wait_seconds: Input "
+                      "should be less than or equal to 3600",
+                      env={"ALCH_CONFIG": "{tmp}/c.toml"},
+                      files={"c.toml": "[profiles.medium]\nstep_wait_seconds = 1e308\n"}),
+    "tolerance that passes anything": Case(
+        ("place", "AAPL", "buy", "1", "--sim"), ExitCode.CONFIG,
+        "error: invalid configuration: execution.validation_tolerance: Input should be less than "
+        "or equal to 1", env={"ALCH_CONFIG": "{tmp}/c.toml"},
+        files={"c.toml": "[execution]\nvalidation_tolerance = 1000000\n"}),
+    "string weight": Case(("rebalance", "p.toml", "--sim"), ExitCode.USAGE,
+                          "error: p.toml: targets.SPY: weight: must be a number, not a string",
+                          files={"p.toml": '[targets]\nSPY = "0.3"\n'}),
+    "lookalike ticker in plan": Case(("rebalance", "p.toml", "--sim"), ExitCode.USAGE,
+                                     "error: p.toml: targets.ſpy: symbol 'ſpy' is not a valid",
+                                     files={"p.toml": '[targets]\n"ſpy" = 0.3\n'}),
+    "space in a plan symbol": Case(("rebalance", "p.toml", "--sim"), ExitCode.USAGE,
+                                   "error: p.toml: targets. SPY: symbol ' SPY' is not a valid",
+                                   files={"p.toml": '[targets]\n" SPY" = 0.3\n'}),
+    "section typo in the environment": Case(
+        ("place", "AAPL", "buy", "1", "--sim"), ExitCode.CONFIG,
+        "error: invalid configuration: unknown environment variable ALCH_GARDS__MAX_ORDER_NOTIONAL"
+        " (did you mean ALCH_GUARDS__...?)", env={"ALCH_GARDS__MAX_ORDER_NOTIONAL": "1"}),
+    "key typo in the environment": Case(
+        ("place", "AAPL", "buy", "1", "--sim"), ExitCode.CONFIG,
+        "error: invalid configuration: guards.max_ordr: Extra inputs are not permitted",
+        env={"ALCH_GUARDS__MAX_ORDR": "1"}),
+    "place above the guard rail": Case(
+        ("place", "SPY", "buy", "--notional", "1000000", "--sim"), ExitCode.REFUSED,
+        "error: SPY: order of $"),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_hostile_input_gets_a_clear_error_and_places_nothing(capsys, tmp_path, monkeypatch, name):
+    case = CASES[name]
+    assert alch(capsys, "sim", "reset").code == 0  # a simulated account that could trade
+    for file, text in case.files.items():
+        (tmp_path / file).write_text(text)
+    for var, value in case.env.items():
+        monkeypatch.setenv(var, value.format(tmp=tmp_path))
+    result = alch(capsys, *(a.format(tmp=tmp_path) for a in case.args))
+    assert result.code == case.code, result.err
+    assert result.err.startswith(case.message.format(tmp=tmp_path)), result.err
+    assert result.err.count("\n") == 1, result.err
+    state = tmp_path / "data" / "sim" / "state.json"
+    if state.exists():
+        assert json.loads(state.read_text())["orders"] == {}
+    assert not list(Path("/").glob(".*.tmp"))  # nothing left behind in the filesystem root
+
+
+def test_a_utf8_bom_plan_is_accepted(capsys, tmp_path):
+    (tmp_path / "bom.toml").write_bytes(b"\xef\xbb\xbf" + PLAIN_PLAN.encode())
+    result = alch(capsys, "rebalance", "bom.toml", "--sim", "--dry-run")
+    assert result.code == ExitCode.OK, result.err
+
+
+def test_control_characters_in_a_plan_name_are_escaped(capsys, tmp_path):
+    (tmp_path / "p.toml").write_text('[plan]\nname = "core\\u001b[2J\\u0007"\n' + PLAIN_PLAN)
+    result = alch(capsys, "rebalance", "p.toml", "--sim", "--dry-run")
+    assert result.code == ExitCode.OK, result.err
+    assert "\x1b" not in result.out and "\x07" not in result.out
+    assert "Plan core\\x1b[2J\\x07:" in result.out
+
+
+def test_a_symlink_at_output_is_left_alone(capsys, tmp_path):
+    target = tmp_path / "target.prom"
+    target.write_text("keep me\n")
+    link = tmp_path / "alch.prom"
+    link.symlink_to(target)
+    result = alch(capsys, "metrics", "--prom", "--output", str(link))
+    assert result.code == ExitCode.USAGE
+    assert result.err == f"error: --output: {link} is a symbolic link; refusing to replace it\n"
+    assert link.is_symlink() and target.read_text() == "keep me\n"
+
+
+def test_two_overlapping_writers_never_share_a_temporary_file(tmp_path):
+    out = tmp_path / "alch.prom"
+    texts = {name: f"{name}\n" * 2000 for name in ("a", "b")}
+    errors: list[BaseException] = []
+
+    def writer(name: str) -> None:
+        try:
+            for _ in range(30):
+                write_atomically(out, texts[name])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in texts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert out.read_text() in texts.values()  # always one whole file, never a mix
+    assert [p.name for p in tmp_path.iterdir()] == ["alch.prom"]  # no temporary file left
+
+
+def test_stdout_on_a_full_disk_is_a_clear_error_not_a_crash(tmp_path):
+    env = {**os.environ, "ALCH_DATA_DIR": str(tmp_path / "data"), "NO_COLOR": "1"}
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "alchemiser_cli", "runs"], stdout=full,
+                              stderr=subprocess.PIPE, text=True, env=env, timeout=60, check=False)
+    assert done.returncode == ExitCode.CONFIG
+    assert done.stderr == "error: could not write the output: No space left on device\n"
