@@ -63,16 +63,16 @@ def env_for(emu: EmulatorThread, data: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def _default_signals() -> None:
-    # a test runner started in the background ignores SIGINT; alch must not inherit that
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_DFL)
+#: A test runner started in the background ignores SIGINT, and children inherit that; alch
+#: is started the way a terminal or a service manager would start it, with the defaults.
+LAUNCH = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+          "signal.signal(signal.SIGTERM, signal.SIG_DFL); signal.signal(signal.SIGHUP, "
+          "signal.SIG_DFL); from alchemiser_cli.cli.app import main; main(sys.argv[1:])")
 
 
 def spawn(emu: EmulatorThread, data: Path, *args: str, **extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "alchemiser_cli", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env_for(emu, data, **extra), preexec_fn=_default_signals)
+    return subprocess.Popen([sys.executable, "-c", LAUNCH, *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env_for(emu, data, **extra))
 
 
 def run(emu: EmulatorThread, data: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
