@@ -56,3 +56,27 @@ class RefusedError(AlchError):
 
 class MarketClosedError(AlchError):
     exit_code = ExitCode.MARKET_CLOSED
+
+
+# One line per exit code, for messages that must stand alone (notifications, alerts).
+EXIT_MEANINGS: dict[ExitCode, str] = {
+    ExitCode.OK: "everything placed and every check passed (or a dry run)",
+    ExitCode.FAILED: "the run completed but an order or the portfolio check failed",
+    ExitCode.USAGE: "bad arguments, a bad plan or bad input: nothing placed",
+    ExitCode.CONFIG: "bad configuration, missing credentials or journal not writable: nothing placed",
+    ExitCode.BROKER: "broker unreachable or an order's state unknown: stopped (fail closed)",
+    ExitCode.LOCKED: "another alch run holds the lock for this account: nothing placed",
+    ExitCode.NOT_CONFIRMED: "live trading was not confirmed: nothing placed",
+    ExitCode.REFUSED: "a guard rail or pre-trade check refused: nothing placed",
+    ExitCode.MARKET_CLOSED: "the market is closed: nothing placed",
+    ExitCode.INTERNAL: "internal error (run with ALCH_DEBUG=1 for a traceback)",
+    ExitCode.INTERRUPTED: "interrupted: this run's open orders were cancelled",
+}
+
+
+def exit_meaning(code: int) -> str:
+    """The one-line meaning of an exit code; codes alch never uses are said to be unknown."""
+    try:
+        return EXIT_MEANINGS[ExitCode(code)]
+    except (ValueError, KeyError):
+        return f"unknown exit code {code} (not one of alch's)"
