@@ -250,3 +250,19 @@ def test_apprise_is_loaded_only_when_a_notification_is_sent():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ}, check=True).stdout
     assert out.strip().splitlines()[-1] == "False"
+
+
+def test_it_never_raises_even_when_sending_itself_breaks(receiver):
+    # a negative timeout makes the HTTP client raise inside apprise's send
+    result = notify_run(FAILED_RUN, [receiver.url()], timeout_seconds=-1)
+    [delivery] = result.deliveries
+    assert not delivery.ok and delivery.error
+    assert receiver.requests == []
+
+
+def test_without_apprise_every_url_gets_a_failure_entry_and_nothing_raises(monkeypatch):
+    monkeypatch.setitem(sys.modules, "apprise", None)  # `import apprise` now fails
+    result = notify_run(FAILED_RUN, ["json://127.0.0.1/a", "json://127.0.0.1/b"])
+    assert [d.url for d in result.deliveries] == ["notify URL #1", "notify URL #2"]
+    assert all(not d.ok and d.error and d.error.startswith("cannot load apprise: ModuleNotFoundError")
+               for d in result.deliveries)
