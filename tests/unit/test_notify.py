@@ -266,3 +266,13 @@ def test_without_apprise_every_url_gets_a_failure_entry_and_nothing_raises(monke
     assert [d.url for d in result.deliveries] == ["notify URL #1", "notify URL #2"]
     assert all(not d.ok and d.error and d.error.startswith("cannot load apprise: ModuleNotFoundError")
                for d in result.deliveries)
+
+
+def test_the_module_sits_below_the_cli_and_loads_no_rich_typer_or_apprise():
+    code = ("import sys, alchemiser_cli.notify; "
+            "print(sorted({m.split('.')[0] for m in sys.modules if m.split('.')[0] in "
+            "('rich', 'typer', 'apprise')} | "
+            "{m for m in sys.modules if m.startswith('alchemiser_cli.cli')}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ}, check=True).stdout
+    assert out.strip() == "[]"
