@@ -77,3 +77,34 @@ class RunInterrupted(AlchError):
     def __init__(self, message: str, sig: signal.Signals) -> None:
         super().__init__(message, _SIGNAL_CODES.get(sig, ExitCode.INTERRUPTED))
         self.signal = sig
+
+
+# One line per exit code, for messages that must stand alone (notifications, alerts).
+EXIT_MEANINGS: dict[ExitCode, str] = {
+    ExitCode.OK: "everything placed, every check passed, the plan reached (or a dry run)",
+    ExitCode.FAILED: "the run completed but an order or the portfolio check failed",
+    ExitCode.USAGE: "bad arguments, a bad plan or bad input: nothing placed",
+    ExitCode.CONFIG: "bad configuration or credentials, or the journal or output not writable "
+                     "(open orders of the run were cancelled first)",
+    ExitCode.BROKER: "broker unreachable or an order's state unknown: stopped (fail closed)",
+    ExitCode.LOCKED: "another alch run holds the lock for this account: nothing placed",
+    ExitCode.NOT_CONFIRMED: "live trading was not confirmed: nothing placed",
+    ExitCode.REFUSED: "a guard rail or pre-trade check refused: nothing placed",
+    ExitCode.MARKET_CLOSED: "the market is closed: nothing placed",
+    ExitCode.OTHER_RUN: "open orders of another alch run are on the account: nothing placed",
+    ExitCode.SHORT_OF_PLAN: "every order filled and checked, but buys were cut for lack of cash: "
+                            "short of the plan",
+    ExitCode.INTERNAL: "internal error (run with ALCH_DEBUG=1 for a traceback); open orders of "
+                       "the run were cancelled first",
+    ExitCode.HANGUP: "stopped by SIGHUP: this run's open orders were cancelled first",
+    ExitCode.INTERRUPTED: "interrupted (SIGINT): this run's open orders were cancelled first",
+    ExitCode.TERMINATED: "stopped by SIGTERM: this run's open orders were cancelled first",
+}
+
+
+def exit_meaning(code: int) -> str:
+    """The one-line meaning of an exit code; codes alch never uses are said to be unknown."""
+    try:
+        return EXIT_MEANINGS[ExitCode(code)]
+    except (ValueError, KeyError):
+        return f"unknown exit code {code} (not one of alch's)"

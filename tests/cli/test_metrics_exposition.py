@@ -1,0 +1,77 @@
+"""`alch metrics --prom` read back by Prometheus's own parser (prometheus-client)."""
+
+import json
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.cli.helpers import alch
+
+# family -> the label keys its samples carry at least (more may be added, e.g. account)
+EXPECTED = {
+    "alch_runs": set(),
+    "alch_quote_requests": set(),
+    "alch_quote_source_ratio": {"source"},
+    "alch_quote_problems": {"problem"},
+    "alch_orders": set(),
+    "alch_orders_filled": set(),
+    "alch_fills_by_step": {"step"},
+    "alch_seconds_to_fill_median": set(),
+    "alch_slippage_bps": {"stat"},
+    "alch_validation_pass_ratio": set(),
+}
+
+
+def simulator_runs(capsys) -> None:
+    """Three placements: one at step 1, one walked to market, one on a zero-bid quote."""
+    assert alch(capsys, "sim", "reset").code == 0
+    assert alch(capsys, "place", "AAPL", "buy", "3", "--sim").code == 0
+    alch(capsys, "sim", "fault", "limit_fills=false")
+    assert alch(capsys, "place", "MSFT", "sell", "1", "--sim").code == 0
+    alch(capsys, "sim", "fault", "--clear", "quote_mode=AAPL:zero_bid")
+    assert alch(capsys, "place", "AAPL", "buy", "1", "--sim").code == 0
+    alch(capsys, "sim", "fault", "--clear")
+
+
+def test_the_prometheus_exposition_parses_with_help_type_names_and_labels(capsys):
+    simulator_runs(capsys)
+    result = alch(capsys, "metrics", "--prom", raw=True)
+    assert result.code == 0
+    families = {f.name: f for f in text_string_to_metric_families(result.out)}
+    assert set(EXPECTED) <= set(families), set(EXPECTED) - set(families)
+    for name, family in families.items():
+        # the parser leaves documentation empty and type "unknown" without HELP / TYPE lines
+        assert family.documentation, f"{name} has no HELP"
+        assert family.type == "gauge", f"{name} has TYPE {family.type}"
+        assert family.samples, name
+        for sample in family.samples:
+            assert sample.name == name
+            assert EXPECTED.get(name, set()) <= set(sample.labels), (name, sample.labels)
+    # the text declares each family once, and every line was understood
+    lines = result.out.splitlines()
+    assert sum(line.startswith("# TYPE ") for line in lines) == len(families)
+    assert sum(not line.startswith("#") for line in lines) == sum(
+        len(f.samples) for f in families.values())
+
+    # the values are the ones `metrics --json` reports
+    data = json.loads(alch(capsys, "metrics", "--json", raw=True).out)
+
+    def values(name: str, label: str) -> dict[str, float]:
+        return {s.labels[label]: s.value for s in families[name].samples}
+
+    def value(name: str) -> float:
+        [sample] = families[name].samples
+        return sample.value
+
+    assert value("alch_runs") == data["runs"] == 3  # sim reset is not a run; each placement is
+    assert value("alch_orders") == data["orders"] == 3
+    assert value("alch_orders_filled") == data["orders_filled"]
+    assert values("alch_fills_by_step", "step") == data["fills_by_step"]
+    assert set(data["fills_by_step"]) == {"1", "2", "3", "market"}
+    assert values("alch_fills_by_step", "step")["market"] >= 1
+    assert values("alch_quote_problems", "problem") == data["quote_problems"]
+    assert values("alch_quote_problems", "problem")["zero_bid"] >= 1
+    assert values("alch_quote_source_ratio", "source") == {
+        "stream": data["streaming_success_rate"], "rest": data["rest_fallback_rate"],
+        "unusable": data["unusable_rate"]}
+    assert value("alch_validation_pass_ratio") == data["validation_pass_rate"] == 1.0
+    assert set(values("alch_slippage_bps", "stat")) == {"mean", "median", "notional_weighted"}
