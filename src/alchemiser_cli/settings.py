@@ -196,8 +196,7 @@ _config_path_hint: dict[str, Path | None] = {}
 _UNPRINTABLE = re.compile(r"[\s\x00-\x1f\x7f]")
 
 #: ``ALCH_*`` variables read outside the settings model (see the README).
-OTHER_ENVIRONMENT = frozenset({"CONFIG", "DEBUG", "LONG_TESTS", "SIM_KEY", "SIM_SECRET",
-                               "ACCOUNT", "SIM_URL"})
+OTHER_ENVIRONMENT = frozenset({"CONFIG", "DEBUG", "LONG_TESTS", "SIM_KEY", "SIM_SECRET"})
 
 
 def check_environment(environ: Mapping[str, str]) -> None:

@@ -58,3 +58,10 @@ def test_the_lazy_command_list_matches_each_commands_own_help():
         command = load(name)
         own = (command.help or "").strip().splitlines()[0]
         assert own == entry.help, name
+
+
+def test_every_alch_environment_variable_is_documented():
+    from alchemiser_cli.settings import OTHER_ENVIRONMENT
+
+    for name in OTHER_ENVIRONMENT:
+        assert f"`ALCH_{name}`" in README, name
