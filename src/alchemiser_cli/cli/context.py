@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from alchemiser_cli.domain.errors import ConfigError, UsageError
+from alchemiser_cli.domain.errors import UsageError
 
 if TYPE_CHECKING:
     from alchemiser_cli.brokers.factory import BrokerMode
@@ -25,24 +25,9 @@ class AppContext:
 
     def settings(self) -> Settings:
         if self._settings is None:
-            from pydantic import ValidationError
+            from alchemiser_cli.api import load_settings
 
-            from alchemiser_cli.settings import load_settings
-
-            try:
-                self._settings = load_settings(self.config_file, data_dir=self.data_dir)
-            except FileNotFoundError as exc:
-                raise ConfigError(str(exc)) from exc
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(p) for p in first["loc"]) or "settings"
-                # from None: pydantic's own text repeats the input, which may be a secret
-                raise ConfigError(f"invalid configuration: {where}: {first['msg']}") from None
-            except ValueError as exc:
-                raise ConfigError(f"invalid configuration: {exc}") from None
-            from alchemiser_cli.logs import protect_secrets
-
-            protect_secrets(self._settings.secrets())
+            self._settings = load_settings(self.config_file, data_dir=self.data_dir)
         return self._settings
 
     def terminal(self, json_mode: bool) -> Terminal:
@@ -65,10 +50,10 @@ def broker_mode(sim: bool, paper: bool, live: bool) -> BrokerMode:
 def run_async(mode: BrokerMode, main: Callable[[], Coroutine[Any, Any, T]],
               settings: Settings | None = None) -> T:
     """Run a command's coroutine; the simulator uses virtual time unless sim.realtime."""
-    from alchemiser_cli.clock import run
+    from alchemiser_cli.api import run
 
     realtime = settings is not None and settings.sim.realtime
-    return run(main, virtual=mode.virtual_time and not realtime)
+    return run(main, virtual_time=mode.virtual_time and not realtime)
 
 
 def confirm_live(mode: BrokerMode, yes: bool, term: Terminal, what: str) -> None:

@@ -24,7 +24,12 @@ from alchemiser_cli.brokers.port import BrokerError, NotFoundError
 from alchemiser_cli.core.guards import order_refusal, turnover_refusal
 from alchemiser_cli.core.preflight import require_tradable_session
 from alchemiser_cli.core.session import Runtime
-from alchemiser_cli.domain.errors import BrokerUnavailableError, RefusedError, UsageError
+from alchemiser_cli.domain.errors import (
+    BrokerUnavailableError,
+    ExitCode,
+    RefusedError,
+    UsageError,
+)
 from alchemiser_cli.domain.events import (
     CheckRow,
     Notice,
@@ -78,6 +83,17 @@ class RebalanceReport:
         """Some order's outcome could not be established (it may still be working)."""
         return not self.swept or any(
             s.status is OrderStatus.UNKNOWN for r in self.results for s in r.steps)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """0 only when the portfolio reached the plan; see the README's exit-code table."""
+        if self.unknown_state:
+            return ExitCode.BROKER
+        if not self.ok:
+            return ExitCode.FAILED
+        if not self.reached_plan:
+            return ExitCode.SHORT_OF_PLAN
+        return ExitCode.OK
 
 
 async def gather_all(awaitables: Iterable[Awaitable[T]]) -> list[T]:

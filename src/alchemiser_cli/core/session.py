@@ -53,11 +53,13 @@ class Runtime:
     live_runs: frozenset[str] = field(default_factory=frozenset)
     exit_code: ExitCode = ExitCode.OK
     status: str = "ok"
+    tracker: Observer = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.orders is None:
             self.orders = RunOrders(self.run_id)
-        self.emit.add(_tracker(self.orders), first=True)
+        self.tracker = _tracker(self.orders)
+        self.emit.add(self.tracker, first=True)
 
     @property
     def run_orders(self) -> RunOrders:
@@ -99,47 +101,87 @@ def _tracker(orders: RunOrders) -> Observer:
     return track
 
 
+@dataclass
+class Connection:
+    """What stays open across runs: the lock (when trading), the journal, the broker and its
+    streams, the shared request budget and the event bus."""
+
+    mode: BrokerMode
+    settings: Settings
+    clock: Clock
+    broker: GuardedBroker
+    limiter: RateLimiter
+    journal: Journal
+    bus: EventBus
+    placement: PlacementService
+    locked: bool
+
+
+@asynccontextmanager
+async def open_connection(mode: BrokerMode, settings: Settings, *, observer: Observer | None = None,
+                          lock: bool = False,
+                          limiter: RateLimiter | None = None) -> AsyncIterator[Connection]:
+    """Take the account lock (``lock``: before anything else, so a refused run never touches
+    the broker), open the journal, then the broker and its streams."""
+    account_lock = AccountLock(settings.data_dir, account_key(mode, settings)) if lock else None
+    if account_lock is not None:
+        account_lock.acquire()
+    try:
+        journal = open_journal(settings)
+        try:
+            if account_lock is not None:
+                journal.mark_interrupted()
+            async with open_broker(mode, settings) as opened:
+                clock = opened.clock
+                limiter = limiter or RateLimiter(clock, settings.execution.rate_limit_per_minute)
+                guarded = GuardedBroker(opened.broker, limiter, clock)
+                bus = EventBus(journal)
+                if observer is not None:
+                    bus.add(observer)
+                yield Connection(mode, settings, clock, guarded, limiter, journal, bus,
+                                 PlacementService(guarded, clock, bus,
+                                                  PlacementConfig.from_settings(settings)),
+                                 lock)
+        finally:
+            journal.close()
+    finally:
+        if account_lock is not None:
+            account_lock.release()
+
+
+@asynccontextmanager
+async def run_scope(conn: Connection, command: str) -> AsyncIterator[Runtime]:
+    """One run in the journal: its id, its start and end, and the safety net for its orders."""
+    clock, journal, bus = conn.clock, conn.journal, conn.bus
+    run_id = journal.new_run_id(clock.now())
+    bus(RunStarted(run_id, command, conn.mode.value, clock.now()))
+    rt = Runtime(conn.mode, conn.settings, clock, conn.broker, conn.limiter, journal, bus, run_id,
+                 conn.placement, live_runs=frozenset(journal.live_runs() - {run_id}))
+    before = dict(conn.broker.requests)
+    try:
+        try:
+            yield rt
+        except BaseException as exc:
+            error = await _stopped(rt, exc)
+            if error is exc:
+                raise
+            raise error from exc
+        requests = {k: v - before.get(k, 0) for k, v in conn.broker.requests.items()
+                    if v != before.get(k, 0)}
+        bus(RunFinished(run_id, rt.status, int(rt.exit_code), {"requests": requests},
+                        clock.now()))
+    finally:
+        bus.remove(rt.tracker)
+
+
 @asynccontextmanager
 async def open_runtime(mode: BrokerMode, settings: Settings, *, command: str,
                        observer: Observer | None = None, lock: bool = False,
                        limiter: RateLimiter | None = None) -> AsyncIterator[Runtime]:
-    """Open everything a command needs; journal the run's start and end.
-
-    With ``lock`` the account lock is held for the whole run, before any order.
-    """
-    account_lock = AccountLock(settings.data_dir, account_key(mode, settings)) if lock else None
-    if account_lock is not None:
-        account_lock.acquire()
-    journal = open_journal(settings)
-    try:
-        if account_lock is not None:
-            journal.mark_interrupted()
-        async with open_broker(mode, settings) as opened:
-            clock = opened.clock
-            limiter = limiter or RateLimiter(clock, settings.execution.rate_limit_per_minute)
-            guarded = GuardedBroker(opened.broker, limiter, clock)
-            run_id = journal.new_run_id(clock.now())
-            bus = EventBus(journal)
-            if observer is not None:
-                bus.add(observer)
-            bus(RunStarted(run_id, command, mode.value, clock.now()))
-            rt = Runtime(mode, settings, clock, guarded, limiter, journal, bus, run_id,
-                         PlacementService(guarded, clock, bus,
-                                          PlacementConfig.from_settings(settings)),
-                         live_runs=frozenset(journal.live_runs() - {run_id}))
-            try:
-                yield rt
-            except BaseException as exc:
-                error = await _stopped(rt, exc)
-                if error is exc:
-                    raise
-                raise error from exc
-            bus(RunFinished(run_id, rt.status, int(rt.exit_code),
-                            {"requests": dict(guarded.requests)}, clock.now()))
-    finally:
-        journal.close()
-        if account_lock is not None:
-            account_lock.release()
+    """A connection with exactly one run: what a single command needs."""
+    async with open_connection(mode, settings, observer=observer, lock=lock,
+                               limiter=limiter) as conn, run_scope(conn, command) as rt:
+        yield rt
 
 
 async def _stopped(rt: Runtime, exc: BaseException) -> BaseException:
@@ -177,4 +219,5 @@ async def _stopped(rt: Runtime, exc: BaseException) -> BaseException:
     return error
 
 
-__all__ = ["JournalError", "Runtime", "open_journal", "open_runtime"]
+__all__ = ["Connection", "JournalError", "Runtime", "open_connection", "open_journal",
+           "open_runtime", "run_scope"]

@@ -258,6 +258,10 @@ class EventBus:
         else:
             self._observers.append(observer)
 
+    def remove(self, observer: Observer) -> None:
+        if observer in self._observers:
+            self._observers.remove(observer)
+
     def __call__(self, event: Event) -> None:
         failure: Exception | None = None
         if self._recorder is not None and self.recorder_failure is None:

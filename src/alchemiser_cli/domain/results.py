@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from alchemiser_cli.domain.errors import ExitCode
 from alchemiser_cli.domain.intents import OrderIntent, Side
 from alchemiser_cli.domain.money import ZERO, bps
 from alchemiser_cli.domain.orders import OrderStatus, OrderType
@@ -71,6 +72,17 @@ class ExecutionResult:
     @property
     def ok(self) -> bool:
         return self.status is ExecutionStatus.FILLED
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """The documented exit code of a command that placed only this order."""
+        if self.status is ExecutionStatus.FILLED:
+            return ExitCode.OK
+        if self.status is ExecutionStatus.NOT_PLACED:
+            return ExitCode.REFUSED
+        if any(s.status is OrderStatus.UNKNOWN for s in self.steps):
+            return ExitCode.BROKER  # an order may still be working: stopped, look at it
+        return ExitCode.FAILED
 
     @property
     def arrival_mid(self) -> Decimal | None:

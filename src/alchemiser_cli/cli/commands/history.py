@@ -17,8 +17,8 @@ MAX_SINCE_DAYS = 36500
 MAX_RUNS = 1_000_000
 
 
-def parse_since(raw: str | None, now: datetime) -> str | None:
-    """``7d``, ``24h``, ``30m``, ``2w`` or an ISO date/datetime, to an ISO lower bound."""
+def parse_since(raw: str | None, now: datetime) -> datetime | None:
+    """``7d``, ``24h``, ``30m``, ``2w`` or an ISO date/datetime, to a lower bound."""
     if raw is None:
         return None
     match = _RELATIVE.match(raw.strip())
@@ -27,12 +27,12 @@ def parse_since(raw: str | None, now: datetime) -> str | None:
         span = timedelta(**{unit: min(int(match.group(1)), 10**8)})  # no OverflowError
         if span > timedelta(days=MAX_SINCE_DAYS):
             raise UsageError(f"--since: {raw!r} is more than {MAX_SINCE_DAYS} days back")
-        return (now - span).isoformat()
+        return now - span
     try:
         parsed = datetime.fromisoformat(raw.strip())
     except ValueError:
         raise UsageError(f"--since: {raw!r} is not like 7d, 24h or 2026-11-01") from None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).isoformat()
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def metrics(
@@ -44,20 +44,13 @@ def metrics(
         help="Write to this file atomically (for node_exporter's textfile collector).")] = None,
 ) -> None:
     """Quote-source rates, quote problems, fills per step, time to fill, slippage, checks."""
-    from alchemiser_cli.core.metrics import compute, prometheus
-    from alchemiser_cli.core.session import open_journal
+    from alchemiser_cli.api import prometheus_text, read_metrics
 
     if prom and json_out:
         raise UsageError("choose one of --json and --prom")
     app: AppContext = ctx.obj
     settings = app.settings()
-    bound = parse_since(since, datetime.now(UTC))
-    journal = open_journal(settings)
-    try:
-        runs = [r for r in journal.runs(10**9) if bound is None or r.started_at >= bound]
-        m = compute(journal.events(since=bound), len(runs))
-    finally:
-        journal.close()
+    m = read_metrics(settings, parse_since(since, datetime.now(UTC)))
     term = app.terminal(json_out)
     if prom or output is not None:
         if json_out:
@@ -65,7 +58,7 @@ def metrics(
 
             text = json.dumps(m.to_dict(), sort_keys=True) + "\n"
         else:
-            text = prometheus(m)
+            text = prometheus_text(m)
         if output is not None:
             from alchemiser_cli.cli.files import write_atomically
 
@@ -84,14 +77,10 @@ def runs(
     json_out: JsonOpt = False,
 ) -> None:
     """Recent runs from the journal: id, command, broker, status, exit code."""
-    from alchemiser_cli.core.session import open_journal
+    from alchemiser_cli.api import recent_runs
 
     app: AppContext = ctx.obj
-    journal = open_journal(app.settings())
-    try:
-        rows = journal.runs(limit)
-    finally:
-        journal.close()
+    rows = recent_runs(app.settings(), limit)
     term = app.terminal(json_out)
     term.table("", ["Run", "Command", "Broker", "Started", "Status", "Exit"],
                [[r.run_id, r.command, r.broker, r.started_at[:19], r.status,
@@ -107,15 +96,8 @@ def show(
     json_out: JsonOpt = False,
 ) -> None:
     """Full audit of one run: every quote, step, order, fill, validation and check."""
-    from alchemiser_cli.core.session import open_journal
+    from alchemiser_cli.api import run_audit
 
     app: AppContext = ctx.obj
-    journal = open_journal(app.settings())
-    try:
-        run = journal.find_run(run_id)
-        if run is None:
-            raise UsageError(f"no single run matches {run_id!r} (see 'alch runs')")
-        events = journal.events(run.run_id)
-    finally:
-        journal.close()
+    run, events = run_audit(app.settings(), run_id)
     app.terminal(json_out).audit(run, events)

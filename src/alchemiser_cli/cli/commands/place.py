@@ -40,11 +40,9 @@ def place(
     cancel_orphans: CancelOrphansOpt = False,
 ) -> None:
     """Place one order: walk the book (75% -> 85% -> 95% of the spread, then market)."""
-    from alchemiser_cli.core.preflight import require_tradable_session
-    from alchemiser_cli.core.session import open_runtime
+    from alchemiser_cli.api import open_session
     from alchemiser_cli.domain.intents import IntentError, OrderIntent
     from alchemiser_cli.domain.money import MAX_NOTIONAL, MAX_QUANTITY, parse_amount
-    from alchemiser_cli.domain.order_ids import client_order_id_base
 
     app: AppContext = ctx.obj
     try:
@@ -64,34 +62,13 @@ def place(
 
     async def main() -> "ExecutionResult":
         with term.live_events(f"alch place {intent.describe()} [{mode}]") as observer:
-            async with open_runtime(mode, settings, command="place", observer=observer,
-                                    lock=True) as rt:
-                account = await require_tradable_session(rt.broker)
-                # like a rebalance: refuse on orders we must not touch, settle our leftovers
-                await rt.prepare_account({intent.symbol}, cancel_orphans=cancel_orphans)
-                result = await rt.placement.place(
-                    intent, id_base=client_order_id_base(rt.run_id, intent.symbol),
-                    equity=account.equity)
-                rt.exit_code = exit_code_for(result)
-                rt.status = result.status.value
-                return result
+            async with open_session(mode, settings=settings, observer=observer,
+                                    live=True) as session:  # --live was confirmed above
+                return await session.place(intent, cancel_orphans=cancel_orphans)
 
     result = run_async(mode, main, settings)
     if result.error:
         term.error(result.error)
-    code = exit_code_for(result)
-    if code is not ExitCode.OK:
-        raise typer.Exit(int(code))
+    if result.exit_code is not ExitCode.OK:
+        raise typer.Exit(int(result.exit_code))
 
-
-def exit_code_for(result: "ExecutionResult") -> ExitCode:
-    from alchemiser_cli.domain.orders import OrderStatus
-    from alchemiser_cli.domain.results import ExecutionStatus
-
-    if result.status is ExecutionStatus.FILLED:
-        return ExitCode.OK
-    if result.status is ExecutionStatus.NOT_PLACED:
-        return ExitCode.REFUSED
-    if any(s.status is OrderStatus.UNKNOWN for s in result.steps):
-        return ExitCode.BROKER  # an order may still be working: stopped, look at it
-    return ExitCode.FAILED

@@ -1,7 +1,6 @@
 """`alch plan init` and `alch plan snapshot`: write plan files (TOML, with tomli-w)."""
 
 
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -81,34 +80,20 @@ def snapshot(
     live: LiveOpt = False,
 ) -> None:
     """Write the current holdings as a plan (weights of equity, 4 decimals)."""
-    from alchemiser_cli.brokers.factory import open_broker
-    from alchemiser_cli.brokers.port import BrokerError
-    from alchemiser_cli.domain.errors import BrokerUnavailableError
+    from alchemiser_cli.api import open_session
+    from alchemiser_cli.domain.plan import Plan
 
     app: AppContext = ctx.obj
     mode = broker_mode(sim, paper, live)
     settings = app.settings()
 
-    async def main() -> dict[str, Decimal]:
-        async with open_broker(mode, settings) as opened:
-            try:
-                account = await opened.broker.get_account()
-                positions = await opened.broker.get_positions()
-            except BrokerError as exc:
-                raise BrokerUnavailableError(f"cannot read holdings: {exc}") from exc
-        if account.equity <= 0:
-            raise BrokerUnavailableError("account equity is not positive")
-        weights = {}
-        for p in positions:
-            value = p.market_value if p.market_value is not None else p.qty * p.avg_entry_price
-            weights[p.symbol] = (value / account.equity).quantize(Decimal("0.0001"))
-        return weights
+    async def main() -> Plan:
+        async with open_session(mode, settings=settings, live=True, lock=False) as session:
+            return await session.holdings_plan()
 
-    weights = run_async(mode, main, settings)
-    data = {"plan": {"name": "snapshot", "cash_buffer": 0.0, "drift_threshold": 0.005,
+    plan = run_async(mode, main, settings)
+    data = {"plan": {"name": plan.name, "cash_buffer": 0.0, "drift_threshold": 0.005,
                      "min_order_notional": 5, "urgency": "medium"},
-            "targets": {s: float(w) for s, w in sorted(weights.items())}}
-    if not weights:
-        raise UsageError("no positions to snapshot; nothing written")
+            "targets": {s: float(w) for s, w in sorted(plan.targets.items())}}
     _write(path, render_plan(data, str(path)), force)
-    app.terminal(False).info(f"wrote {path} ({len(weights)} symbols)")
+    app.terminal(False).info(f"wrote {path} ({len(plan.targets)} symbols)")

@@ -21,16 +21,14 @@ def quote(
     json_out: JsonOpt = False,
 ) -> None:
     """Show quotes: stream first, REST fallback; flags stale, crossed and zero-sided quotes."""
+    from alchemiser_cli.api import open_session
     from alchemiser_cli.cli.render import fmt, price
-    from alchemiser_cli.core.session import open_runtime
-    from alchemiser_cli.domain.intents import IntentError, normalize_symbol
+    from alchemiser_cli.domain.errors import RunInterrupted
     from alchemiser_cli.domain.quotes import AssessedQuote
 
     app: AppContext = ctx.obj
-    try:
-        names = list(dict.fromkeys(normalize_symbol(s) for s in symbols))
-    except IntentError as exc:
-        raise UsageError(str(exc)) from exc
+    if interval <= 0 or interval > 3600:
+        raise UsageError("--interval must be more than 0 and at most 3600 seconds")
     mode = broker_mode(sim, paper, live)
     settings = app.settings()
     term = app.terminal(json_out)
@@ -55,20 +53,25 @@ def quote(
                         "State"], rows, objs)
 
     async def main() -> bool:
-        async with open_runtime(mode, settings, command="quote") as rt:
-            await rt.placement.quotes.subscribe(names)
-            while True:
-                quotes = [await rt.placement.quotes.quote(s) for s in names]
+        async with open_session(mode, settings=settings, live=True, lock=False) as session:
+            if not watch:
+                quotes = await session.quote(symbols)
                 show(quotes)
-                if not watch:
-                    return all(q.usable for q in quotes)
-                await rt.clock.sleep(interval)
+                return all(q.usable for q in quotes)
+            async for quotes in session.watch_quotes(symbols, interval):
+                show(quotes)
+        return True
 
-    if watch and mode.virtual_time:
-        from alchemiser_cli.clock import run
+    try:
+        if watch and mode.virtual_time:
+            from alchemiser_cli.api import run
 
-        ok = run(main, virtual=False)  # --watch refreshes on the wall clock
-    else:
-        ok = run_async(mode, main, settings)
+            ok = run(main, virtual_time=False)  # --watch refreshes on the wall clock
+        else:
+            ok = run_async(mode, main, settings)
+    except RunInterrupted as stopped:
+        if watch and stopped.exit_code is ExitCode.INTERRUPTED:
+            return  # Ctrl-C is how a watch ends: nothing to report, nothing was placed
+        raise
     if not ok:
         raise typer.Exit(int(ExitCode.FAILED))

@@ -15,10 +15,10 @@ from alchemiser_cli.cli.options import (
     SimOpt,
     YesOpt,
 )
-from alchemiser_cli.domain.errors import ExitCode, UsageError
+from alchemiser_cli.domain.errors import ExitCode
 
 if TYPE_CHECKING:  # imported lazily: `alch --help` must stay fast
-    from alchemiser_cli.core.rebalance import RebalanceReport
+    from alchemiser_cli import RebalanceReport
 
 
 def rebalance(
@@ -34,34 +34,26 @@ def rebalance(
     cancel_orphans: CancelOrphansOpt = False,
 ) -> None:
     """Rebalance to the plan's target weights: sells first, then buys, then check."""
-    from alchemiser_cli.core.rebalance import RebalanceReport, RebalanceRunner
-    from alchemiser_cli.core.session import open_runtime
-    from alchemiser_cli.domain.plan import PlanError, load_plan
+    from alchemiser_cli.api import load_plan, open_session
 
     app: AppContext = ctx.obj
-    try:
-        plan = load_plan(plan_file)
-    except PlanError as exc:
-        raise UsageError(str(exc)) from exc
+    plan = load_plan(plan_file)
     mode = broker_mode(sim, paper, live)
     settings = app.settings()
     term = app.terminal(json_out)
     if not dry_run:
         confirm_live(mode, yes, term, f"rebalance to {plan_file}")
 
-    async def main() -> RebalanceReport:
+    async def main() -> "RebalanceReport":
         with term.live_events(f"alch rebalance {plan_file} [{mode}]") as observer:
-            async with open_runtime(mode, settings, command="rebalance", observer=observer,
-                                    lock=not dry_run) as rt:
-                report = await RebalanceRunner(rt, plan, dry_run=dry_run,
-                                               cancel_orphans=cancel_orphans).run()
-                rt.exit_code = exit_code_for(report)
-                rt.status = {ExitCode.BROKER: "unknown_state", ExitCode.FAILED: "failed",
-                             ExitCode.SHORT_OF_PLAN: "short_of_plan"}.get(rt.exit_code, "ok")
-                return report
+            async with open_session(mode, settings=settings, observer=observer, live=True,
+                                    lock=not dry_run) as session:  # --live confirmed above
+                if dry_run:
+                    return await session.dry_run(plan)
+                return await session.rebalance(plan, cancel_orphans=cancel_orphans)
 
     report = run_async(mode, main, settings)
-    code = exit_code_for(report)
+    code = report.exit_code
     summary = {
         "event": "summary", "ok": code is ExitCode.OK, "dry_run": report.dry_run,
         "exit_code": int(code), "reached_plan": report.reached_plan,
@@ -89,13 +81,3 @@ def rebalance(
     if code is not ExitCode.OK:
         raise typer.Exit(int(code))
 
-
-def exit_code_for(report: "RebalanceReport") -> ExitCode:
-    """0 only when the portfolio reached the plan; see the README's exit-code table."""
-    if report.unknown_state:
-        return ExitCode.BROKER
-    if not report.ok:
-        return ExitCode.FAILED
-    if not report.reached_plan:
-        return ExitCode.SHORT_OF_PLAN
-    return ExitCode.OK

@@ -1,0 +1,290 @@
+"""alch as a Python library. Every CLI feature is a call here, and the CLI calls these.
+
+A session is one account through one broker — the simulator, an Alpaca-compatible
+emulator, paper or live — and owns what a run needs: the account lock (when it may
+trade), the journal, the broker connection and its streams, the shared request budget.
+Each call is one run in the journal, with the same safety as the CLI: journal before
+every submission, the same guard rails and open-order checks, fail closed, and this
+run's open orders cancelled and confirmed whatever stops it. Errors are
+:class:`~alchemiser_cli.domain.errors.AlchError` subclasses carrying the documented exit
+code; results are the same frozen records the CLI renders::
+
+    from alchemiser_cli import open_session, parse_plan, run
+
+    async def main() -> None:
+        async with open_session("sim") as session:
+            report = await session.rebalance(parse_plan(PLAN_TEXT))
+            print(report.exit_code, report.check_passed)
+
+    run(main)  # the simulator in virtual time: a 2-minute walk takes milliseconds
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from alchemiser_cli.brokers.factory import BrokerMode
+from alchemiser_cli.core.metrics import Metrics, compute
+from alchemiser_cli.core.rebalance import RebalanceReport, RebalanceRunner
+from alchemiser_cli.core.session import Connection, open_connection, open_journal, run_scope
+from alchemiser_cli.domain.errors import (
+    BrokerUnavailableError,
+    ConfigError,
+    ExitCode,
+    NotConfirmedError,
+    UsageError,
+)
+from alchemiser_cli.domain.events import Observer
+from alchemiser_cli.domain.intents import IntentError, OrderIntent, normalize_symbol
+from alchemiser_cli.domain.order_ids import client_order_id_base
+from alchemiser_cli.domain.plan import Plan, PlanError
+from alchemiser_cli.domain.plan import load_plan as _load_plan
+from alchemiser_cli.domain.plan import parse_plan as _parse_plan
+from alchemiser_cli.domain.quotes import AssessedQuote
+from alchemiser_cli.domain.results import ExecutionResult
+from alchemiser_cli.journal.store import RunRow
+from alchemiser_cli.settings import Settings
+
+T = TypeVar("T")
+BrokerName = Literal["sim", "paper", "live"]
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from keyword overrides > environment > config file > defaults.
+
+    ``config_file`` (or ``ALCH_CONFIG``) is read when given, else ``./config/alch.toml``
+    or the user's config file if one exists. Problems raise :class:`ConfigError` (exit 3),
+    without repeating any value (it may be a secret).
+    """
+    from pydantic import ValidationError
+
+    from alchemiser_cli.logs import protect_secrets
+    from alchemiser_cli.settings import load_settings as _load
+
+    try:
+        settings = _load(config_file, **overrides)
+    except FileNotFoundError as exc:
+        raise ConfigError(str(exc)) from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise ConfigError(f"invalid configuration: {where}: {first['msg']}") from None
+    except ValueError as exc:
+        raise ConfigError(f"invalid configuration: {exc}") from None
+    protect_secrets(settings.secrets())
+    return settings
+
+
+def load_plan(path: str | Path) -> Plan:
+    """A plan file, strictly validated; problems raise :class:`UsageError` (exit 2)."""
+    try:
+        return _load_plan(Path(path))
+    except PlanError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def parse_plan(text: str, source: str = "plan") -> Plan:
+    """A plan from TOML text, strictly validated; problems raise :class:`UsageError`."""
+    try:
+        return _parse_plan(text, source)
+    except PlanError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def broker_mode(broker: BrokerMode | BrokerName) -> BrokerMode:
+    try:
+        return BrokerMode(broker)
+    except ValueError:
+        raise UsageError(f"unknown broker {broker!r}: use sim, paper or live") from None
+
+
+class Session:
+    """An open account. Make one with :func:`open_session`."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    @property
+    def mode(self) -> BrokerMode:
+        return self._conn.mode
+
+    @property
+    def settings(self) -> Settings:
+        return self._conn.settings
+
+    def _require_lock(self, what: str) -> None:
+        if not self._conn.locked:
+            raise UsageError(f"{what} needs a session opened with lock=True; nothing placed")
+
+    async def quote(self, symbols: Sequence[str]) -> list[AssessedQuote]:
+        """One assessed quote per symbol: stream first, REST fallback (one run)."""
+        names = _symbols(symbols)
+        async with run_scope(self._conn, "quote") as rt:
+            await rt.placement.quotes.subscribe(names)
+            return [await rt.placement.quotes.quote(s) for s in names]
+
+    async def watch_quotes(self, symbols: Sequence[str],
+                           interval: float) -> AsyncIterator[list[AssessedQuote]]:
+        """Quotes every ``interval`` seconds, in one run, until the caller stops iterating."""
+        names = _symbols(symbols)
+        async with run_scope(self._conn, "quote") as rt:
+            await rt.placement.quotes.subscribe(names)
+            while True:
+                yield [await rt.placement.quotes.quote(s) for s in names]
+                await rt.clock.sleep(interval)
+
+    async def place(self, intent: OrderIntent, *, cancel_orphans: bool = False) -> ExecutionResult:
+        """One order: account and market checked, open orders of the account checked (this
+        installation's leftovers settled first), guard rails, walk, position check."""
+        from alchemiser_cli.core.preflight import require_tradable_session
+
+        self._require_lock("place")
+        async with run_scope(self._conn, "place") as rt:
+            account = await require_tradable_session(rt.broker)
+            await rt.prepare_account({intent.symbol}, cancel_orphans=cancel_orphans)
+            result = await rt.placement.place(
+                intent, id_base=client_order_id_base(rt.run_id, intent.symbol),
+                equity=account.equity)
+            rt.exit_code, rt.status = result.exit_code, result.status.value
+            return result
+
+    async def rebalance(self, plan: Plan | str | Path, *,
+                        cancel_orphans: bool = False) -> RebalanceReport:
+        """Sells, then buys sized to realised cash, then the portfolio check (one run)."""
+        self._require_lock("rebalance")
+        return await self._rebalance(_plan(plan), dry_run=False, cancel_orphans=cancel_orphans)
+
+    async def dry_run(self, plan: Plan | str | Path) -> RebalanceReport:
+        """The trades a rebalance would make now, with notional and estimated cost; places
+        nothing (recorded as a ``dry-run`` run)."""
+        return await self._rebalance(_plan(plan), dry_run=True, cancel_orphans=False)
+
+    async def _rebalance(self, plan: Plan, *, dry_run: bool,
+                         cancel_orphans: bool) -> RebalanceReport:
+        async with run_scope(self._conn, "dry-run" if dry_run else "rebalance") as rt:
+            report = await RebalanceRunner(rt, plan, dry_run=dry_run,
+                                           cancel_orphans=cancel_orphans).run()
+            rt.exit_code = report.exit_code
+            rt.status = "dry_run" if dry_run else {
+                ExitCode.BROKER: "unknown_state", ExitCode.FAILED: "failed",
+                ExitCode.SHORT_OF_PLAN: "short_of_plan"}.get(rt.exit_code, "ok")
+            return report
+
+    async def holdings_plan(self, name: str = "snapshot") -> Plan:
+        """The account's current holdings as a plan (weights of equity, 4 decimals): a
+        rebalance to it holds every position."""
+        from alchemiser_cli.brokers.port import BrokerError
+
+        broker = self._conn.broker
+        try:
+            account = await broker.get_account()
+            positions = await broker.get_positions()
+        except BrokerError as exc:
+            raise BrokerUnavailableError(f"cannot read holdings: {exc}") from exc
+        if account.equity <= 0:
+            raise BrokerUnavailableError("account equity is not positive")
+        weights: dict[str, Decimal] = {}
+        for p in positions:
+            value = p.market_value if p.market_value is not None else p.qty * p.avg_entry_price
+            weights[p.symbol] = (value / account.equity).quantize(Decimal("0.0001"))
+        if not weights:
+            raise UsageError("no positions to snapshot; nothing written")
+        return Plan(targets=weights, name=name, cash_buffer=Decimal(0))
+
+    def metrics(self, since: datetime | None = None) -> Metrics:
+        """Execution metrics from this session's journal (see :func:`read_metrics`)."""
+        return read_metrics(self.settings, since)
+
+
+@asynccontextmanager
+async def open_session(broker: BrokerMode | BrokerName = "sim", *,
+                       settings: Settings | None = None, observer: Observer | None = None,
+                       live: bool = False, lock: bool = True) -> AsyncIterator[Session]:
+    """Open an account through ``broker`` (``sim``, ``paper`` or ``live``).
+
+    ``observer`` receives every event as it happens (the same events ``--json`` prints).
+    A live session must say ``live=True``: nothing trades real money by default.
+    ``lock`` takes the account lock for the session (needed to place orders); a session
+    for quotes or dry runs only can leave it to a trading process.
+    """
+    mode = broker_mode(broker)
+    if mode is BrokerMode.LIVE and not live:
+        raise NotConfirmedError("a live session needs live=True; nothing placed")
+    settings = settings or load_settings()
+    async with open_connection(mode, settings, observer=observer, lock=lock) as conn:
+        yield Session(conn)
+
+
+def read_metrics(settings: Settings, since: datetime | None = None) -> Metrics:
+    """Execution metrics from the journal across runs (runs started at or after ``since``)."""
+    bound = None if since is None else (since if since.tzinfo else since.replace(tzinfo=UTC))
+    journal = open_journal(settings)
+    try:
+        iso = None if bound is None else bound.isoformat()
+        runs = [r for r in journal.runs(10**9) if iso is None or r.started_at >= iso]
+        return compute(journal.events(since=iso), len(runs))
+    finally:
+        journal.close()
+
+
+def prometheus_text(metrics: Metrics) -> str:
+    """Metrics in Prometheus text exposition format (for node_exporter's textfile collector)."""
+    from alchemiser_cli.core.metrics import prometheus
+
+    return prometheus(metrics)
+
+
+def recent_runs(settings: Settings, limit: int = 20) -> list[RunRow]:
+    """The newest ``limit`` runs in the journal."""
+    journal = open_journal(settings)
+    try:
+        return journal.runs(limit)
+    finally:
+        journal.close()
+
+
+def run_audit(settings: Settings, run_id: str) -> tuple[RunRow, list[dict[str, Any]]]:
+    """One run (a unique prefix of its id works) and every event it journaled, in order."""
+    journal = open_journal(settings)
+    try:
+        run = journal.find_run(run_id)
+        if run is None:
+            raise UsageError(f"no single run matches {run_id!r} (see 'alch runs')")
+        return run, journal.events(run.run_id)
+    finally:
+        journal.close()
+
+
+def run(main: Callable[[], Coroutine[Any, Any, T]], *, virtual_time: bool = True) -> T:
+    """Run ``main()`` the way the CLI does: signals cancel it cleanly (open orders are
+    cancelled first), and with ``virtual_time`` idle waits take no time (the simulator)."""
+    from alchemiser_cli.clock import run as _run
+
+    return _run(main, virtual=virtual_time)
+
+
+def _plan(plan: Plan | str | Path) -> Plan:
+    return plan if isinstance(plan, Plan) else load_plan(plan)
+
+
+def _symbols(symbols: Sequence[str]) -> list[str]:
+    if isinstance(symbols, str):
+        symbols = [symbols]
+    try:
+        names = list(dict.fromkeys(normalize_symbol(s) for s in symbols))
+    except IntentError as exc:
+        raise UsageError(str(exc)) from None
+    if not names:
+        raise UsageError("give at least one symbol")
+    return names
+
+
+__all__ = [
+    "Session", "broker_mode", "load_plan", "load_settings", "open_session", "parse_plan",
+    "prometheus_text", "read_metrics", "recent_runs", "run", "run_audit",
+]
