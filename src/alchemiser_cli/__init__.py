@@ -18,6 +18,7 @@ _EXPORTS: dict[str, str] = {
     "load_settings": "alchemiser_cli.api", "load_plan": "alchemiser_cli.api",
     "parse_plan": "alchemiser_cli.api", "read_metrics": "alchemiser_cli.api",
     "recent_runs": "alchemiser_cli.api", "run_audit": "alchemiser_cli.api",
+    "prometheus_text": "alchemiser_cli.api",
     "run": "alchemiser_cli.api",
     # what goes in
     "Settings": "alchemiser_cli.settings", "BrokerMode": "alchemiser_cli.brokers.factory",
@@ -54,8 +55,8 @@ __all__ = [
     "LockedError", "MarketClosedError", "Metrics", "NotConfirmedError", "Observer", "OrderIntent",
     "OtherRunError", "Plan", "PlannedTrade", "RebalanceReport", "RefusedError", "RunInterrupted",
     "RunRow", "Session", "Settings", "Side", "StepRecord", "Urgency", "UsageError",
-    "ValidationResult", "load_plan", "load_settings", "open_session", "parse_plan", "read_metrics",
-    "recent_runs", "run", "run_audit",
+    "ValidationResult", "load_plan", "load_settings", "open_session", "parse_plan",
+    "prometheus_text", "read_metrics", "recent_runs", "run", "run_audit",
 ]
 
 if TYPE_CHECKING:  # the real types, for type checkers and editors
@@ -65,6 +66,7 @@ if TYPE_CHECKING:  # the real types, for type checkers and editors
         load_settings,
         open_session,
         parse_plan,
+        prometheus_text,
         read_metrics,
         recent_runs,
         run,
