@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -47,7 +48,7 @@ from alchemiser_cli.domain.plan import load_plan as _load_plan
 from alchemiser_cli.domain.plan import parse_plan as _parse_plan
 from alchemiser_cli.domain.quotes import AssessedQuote
 from alchemiser_cli.domain.results import ExecutionResult
-from alchemiser_cli.journal.store import RunRow
+from alchemiser_cli.journal.store import FillRow, PruneResult, RunFilter, RunRow
 from alchemiser_cli.settings import Settings
 
 T = TypeVar("T")
@@ -197,8 +198,8 @@ class Session:
         return Plan(targets=weights, name=name, cash_buffer=Decimal(0))
 
     def metrics(self, since: datetime | None = None) -> Metrics:
-        """Execution metrics from this session's journal (see :func:`read_metrics`)."""
-        return read_metrics(self.settings, since)
+        """Execution metrics of this session's account and broker (see :func:`read_metrics`)."""
+        return read_metrics(self.settings, since, brokers=[self.mode.value])
 
 
 @asynccontextmanager
@@ -220,14 +221,55 @@ async def open_session(broker: BrokerMode | BrokerName = "sim", *,
         yield Session(conn)
 
 
-def read_metrics(settings: Settings, since: datetime | None = None) -> Metrics:
-    """Execution metrics from the journal across runs (runs started at or after ``since``)."""
-    bound = None if since is None else (since if since.tzinfo else since.replace(tzinfo=UTC))
+def read_metrics(settings: Settings, since: datetime | None = None, *,
+                 account: str | None = None, brokers: Sequence[str] = ()) -> Metrics:
+    """Execution metrics from the journal across runs started (wall clock) at or after
+    ``since``, of ``account`` (default: the settings' account, if any) and ``brokers``."""
+    where = _filter(settings, since, account, brokers)
     journal = open_journal(settings)
     try:
-        iso = None if bound is None else bound.isoformat()
-        runs = [r for r in journal.runs(10**9) if iso is None or r.started_at >= iso]
-        return compute(journal.events(since=iso), len(runs))
+        runs = journal.runs(10**9, where)
+        return compute(journal.events(where=where), len(runs))
+    finally:
+        journal.close()
+
+
+def journal_brokers(settings: Settings) -> set[str]:
+    """The brokers (sim, paper, live) the journal has runs for."""
+    journal = open_journal(settings)
+    try:
+        return journal.brokers()
+    finally:
+        journal.close()
+
+
+def _filter(settings: Settings, since: datetime | None, account: str | None,
+            brokers: Sequence[str]) -> RunFilter:
+    bound = None if since is None else (since if since.tzinfo else since.replace(tzinfo=UTC))
+    return RunFilter(since=None if bound is None else bound.isoformat(),
+                     account=account if account is not None else settings.account,
+                     brokers=tuple(BrokerMode(b).value for b in brokers))
+
+
+def export_fills(settings: Settings, since: datetime | None = None, *,
+                 account: str | None = None, brokers: Sequence[str] = ()) -> list[FillRow]:
+    """Every order that filled, oldest first: time, account, symbol, side, quantity, average
+    price, order id and run id (for accounting)."""
+    journal = open_journal(settings)
+    try:
+        return journal.fills(_filter(settings, since, account, brokers))
+    finally:
+        journal.close()
+
+
+def prune_journal(settings: Settings, older_than: datetime, *,
+                  dry_run: bool = False) -> PruneResult:
+    """Delete runs started before ``older_than`` with everything they journaled (a run still
+    marked running is kept); with ``dry_run`` only count them."""
+    bound = older_than if older_than.tzinfo else older_than.replace(tzinfo=UTC)
+    journal = open_journal(settings)
+    try:
+        return journal.prune(bound.isoformat(), dry_run=dry_run)
     finally:
         journal.close()
 
@@ -239,11 +281,12 @@ def prometheus_text(metrics: Metrics) -> str:
     return prometheus(metrics)
 
 
-def recent_runs(settings: Settings, limit: int = 20) -> list[RunRow]:
-    """The newest ``limit`` runs in the journal."""
+def recent_runs(settings: Settings, limit: int = 20, *, account: str | None = None,
+                brokers: Sequence[str] = ()) -> list[RunRow]:
+    """The newest ``limit`` runs in the journal (of ``account`` and ``brokers``, if given)."""
     journal = open_journal(settings)
     try:
-        return journal.runs(limit)
+        return journal.runs(limit, _filter(settings, None, account, brokers))
     finally:
         journal.close()
 
@@ -258,6 +301,65 @@ def run_audit(settings: Settings, run_id: str) -> tuple[RunRow, list[dict[str, A
         return run, journal.events(run.run_id)
     finally:
         journal.close()
+
+
+@dataclass(frozen=True, slots=True)
+class AccountInfo:
+    """One configured account, as ``alch accounts`` lists it (never a secret)."""
+
+    name: str
+    mode: str
+    credentials: str  # where they come from
+    key: str | None  # the key id, redacted (PK…1234), or None when missing
+    problem: str | None  # why the account cannot be used as configured
+    feed: str
+    notify: int
+    notify_on: str
+    reachable: str | None = None  # with check: the account's status, or the error
+
+
+def list_accounts(settings: Settings) -> list[AccountInfo]:
+    """The ``[accounts.NAME]`` tables, with whether their credentials are present."""
+    import os
+
+    from alchemiser_cli.settings import with_account
+
+    infos = []
+    for name, acc in sorted(settings.accounts.items()):
+        where = (f"file {acc.credentials_file}" if acc.credentials_file is not None else
+                 f"env {acc.key_id_env} / {acc.secret_key_env}")
+        try:
+            resolved = with_account(settings, name, os.environ)
+            assert resolved.api_key_id is not None
+            key, problem = redact_key(resolved.api_key_id.get_secret_value()), None
+        except ValueError as exc:
+            key, problem = None, str(exc)
+        infos.append(AccountInfo(name, acc.mode, where, key, problem,
+                                 acc.feed or settings.feed, len(acc.notify), acc.notify_on))
+    return infos
+
+
+async def check_account(settings: Settings, name: str) -> str:
+    """Open the account and read its status: ``ACTIVE``, or why it cannot be reached."""
+    import os
+
+    from alchemiser_cli.brokers.port import BrokerError
+    from alchemiser_cli.domain.errors import AlchError
+    from alchemiser_cli.settings import with_account
+
+    try:
+        resolved = with_account(settings, name, os.environ)
+        mode = BrokerMode(resolved.accounts[name].mode)
+        async with open_connection(mode, resolved) as conn:
+            account = await conn.broker.get_account()
+    except (ValueError, AlchError, BrokerError, OSError) as exc:
+        return f"unreachable: {exc}"
+    return f"reachable, status {account.status}" + ("" if account.active else ", BLOCKED")
+
+
+def redact_key(key: str) -> str:
+    """Just enough of a key to recognise it: ``PK…1234``."""
+    return "*" * len(key) if len(key) <= 8 else f"{key[:2]}…{key[-4:]}"
 
 
 def run(main: Callable[[], Coroutine[Any, Any, T]], *, virtual_time: bool = True) -> T:
@@ -285,6 +387,16 @@ def _symbols(symbols: Sequence[str]) -> list[str]:
 
 
 __all__ = [
-    "Session", "broker_mode", "load_plan", "load_settings", "open_session", "parse_plan",
-    "prometheus_text", "read_metrics", "recent_runs", "run", "run_audit",
+    "Session",
+    "broker_mode",
+    "journal_brokers",
+    "load_plan",
+    "load_settings",
+    "open_session",
+    "parse_plan",
+    "prometheus_text",
+    "read_metrics",
+    "recent_runs",
+    "run",
+    "run_audit",
 ]

@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     AliasChoices,
@@ -96,6 +96,35 @@ class GuardSettings(_Section):
     buy_price_reserve: Decimal = Field(Decimal("0.005"), ge=0, lt=1)
 
 
+ACCOUNT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class AccountSettings(_Section):
+    """One named account, ``[accounts.NAME]``: where its credentials come from and how it
+    is reached. Credentials are never in the config: the names of environment variables
+    that hold them, or a credentials file readable only by its owner."""
+
+    mode: Literal["paper", "live"] = "paper"
+    key_id_env: str | None = None
+    secret_key_env: str | None = None
+    credentials_file: Path | None = None
+    feed: str | None = None
+    trading_url: str | None = None
+    data_url: str | None = None
+    data_stream_url: str | None = None
+    trading_stream_url: str | None = None
+    notify: tuple[str, ...] = ()
+    notify_on: Literal["failure", "success", "always"] = "failure"
+
+    @field_validator("key_id_env", "secret_key_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is not None and not ENV_NAME.match(value):
+            raise ValueError(f"{value!r} is not an environment variable name")
+        return value
+
+
 class SimSettings(_Section):
     seed: int = 7
     #: Run the simulator on the wall clock instead of virtual time (to watch a walk).
@@ -131,6 +160,21 @@ class Settings(BaseSettings):
     guards: GuardSettings = GuardSettings()
     profiles: dict[Urgency, ProfileSettings] = Field(default_factory=_default_profiles)
     sim: SimSettings = SimSettings()
+    #: the account this command works on (``--account`` / ``ALCH_ACCOUNT``)
+    account: str | None = None
+    accounts: dict[str, AccountSettings] = Field(default_factory=dict)
+    #: apprise URLs notified after each run (besides the account's own), and when
+    notify: tuple[str, ...] = ()
+    notify_on: Literal["failure", "success", "always"] = "failure"
+
+    @field_validator("accounts")
+    @classmethod
+    def _account_names(cls, value: dict[str, AccountSettings]) -> dict[str, AccountSettings]:
+        for name in value:
+            if not ACCOUNT_NAME.match(name):
+                raise ValueError(f"account name {name!r} must be lower-case letters, digits, "
+                                 "'-' or '_' (at most 32)")
+        return value
 
     @field_validator("profiles")
     @classmethod
@@ -182,6 +226,10 @@ class Settings(BaseSettings):
             and self.api_key_id.get_secret_value()
             and self.api_secret_key.get_secret_value()
         )
+
+    @property
+    def selected_account(self) -> AccountSettings | None:
+        return None if self.account is None else self.accounts.get(self.account)
 
     def secrets(self) -> list[str]:
         """Secret values, so output filters can prove they never leak."""
@@ -242,6 +290,74 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     check_environment(os.environ)
     _config_path_hint["path"] = find_config_file(config_file)
     try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+        settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
     finally:
         _config_path_hint.clear()
+    return with_account(settings, settings.account, os.environ)
+
+
+def with_account(settings: Settings, name: str | None, environ: Mapping[str, str]) -> Settings:
+    """``settings`` working on account ``name``: its credentials, feed and URLs in place.
+
+    Raises ValueError (a configuration error) for an unknown account, a credentials
+    variable that is not set, or a credentials file others can read.
+    """
+    if name is None:
+        return settings
+    account = settings.accounts.get(name)
+    if account is None:
+        known = ", ".join(sorted(settings.accounts)) or "none are configured"
+        raise ValueError(f"unknown account {name!r} (accounts: {known})")
+    key, secret = account_credentials(name, account, environ)
+    update: dict[str, Any] = {"account": name, "api_key_id": SecretStr(key),
+                              "api_secret_key": SecretStr(secret)}
+    for field in ("feed", "trading_url", "data_url", "data_stream_url", "trading_stream_url"):
+        if getattr(account, field) is not None:
+            update[field] = getattr(account, field)
+    return settings.model_copy(update=update)
+
+
+def account_credentials(name: str, account: AccountSettings,
+                        environ: Mapping[str, str]) -> tuple[str, str]:
+    """The key id and secret of an account, from its variables or its credentials file."""
+    if account.credentials_file is not None:
+        values = read_credentials_file(account.credentials_file)
+        key = values.get("APCA_API_KEY_ID", "")
+        secret = values.get("APCA_API_SECRET_KEY", "")
+        where = str(account.credentials_file)
+    elif account.key_id_env and account.secret_key_env:
+        key = environ.get(account.key_id_env, "")
+        secret = environ.get(account.secret_key_env, "")
+        where = f"{account.key_id_env} / {account.secret_key_env}"
+    else:
+        raise ValueError(f"accounts.{name}: give key_id_env and secret_key_env, or "
+                         "credentials_file")
+    if not key or not secret:
+        raise ValueError(f"accounts.{name}: no credentials in {where}")
+    for value, label in ((key, "key id"), (secret, "secret")):
+        if _UNPRINTABLE.search(value):
+            raise ValueError(f"accounts.{name}: the {label} in {where} contains a space or a "
+                             "control character (CRLF line endings?); the value is not shown")
+    return key, secret
+
+
+def read_credentials_file(path: Path) -> dict[str, str]:
+    """``KEY=VALUE`` lines (``#`` comments allowed); the file must be readable by its owner
+    only (mode 600 or 400), like an ssh key."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise ValueError(f"credentials file {path}: {exc.strerror or exc}") from None
+    if mode & 0o077:
+        raise ValueError(f"credentials file {path} is readable by others (mode "
+                         f"{mode & 0o777:o}); chmod 600 it")
+    values: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        key, sep, value = stripped.partition("=")
+        if not sep:
+            raise ValueError(f"credentials file {path}: expected KEY=VALUE lines")
+        values[key.strip().removeprefix("export ").strip()] = value.strip().strip('"').strip("'")
+    return values

@@ -45,7 +45,7 @@ def test_a_debug_traceback_is_redacted_too(capsys, monkeypatch):
     monkeypatch.setenv("ALCH_DEBUG", "1")
     from alchemiser_cli.journal import store
 
-    def boom(self, limit: int = 20):
+    def boom(self, *args, **kwargs):
         raise RuntimeError(f"cannot read runs: {'tracebacksecret99'!r} / {'tracebacksecret99'}")
 
     monkeypatch.setattr(store.Journal, "runs", boom)

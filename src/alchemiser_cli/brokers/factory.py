@@ -26,11 +26,17 @@ class BrokerMode(StrEnum):
 
 
 def account_key(mode: BrokerMode, settings: Settings) -> str:
-    """A stable, secret-free name for the account (used for the lock file)."""
+    """A stable, secret-free name for the account (used for the lock file): the mode and a
+    digest of the key, so two account names for the same keys still share one lock."""
     if mode is BrokerMode.SIM or settings.api_key_id is None:
         return mode.value
     digest = hashlib.sha256(settings.api_key_id.get_secret_value().encode()).hexdigest()[:10]
     return f"{mode.value}-{digest}"
+
+
+def account_label(mode: BrokerMode, settings: Settings) -> str:
+    """How runs, metrics and notifications name the account: ``--account`` or the mode."""
+    return settings.account or mode.value
 
 
 

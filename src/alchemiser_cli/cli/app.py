@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from alchemiser_cli import __version__
-from alchemiser_cli.cli.context import AppContext
+from alchemiser_cli.cli.context import CURRENT, AppContext
 from alchemiser_cli.cli.lazy import LazyGroup
 from alchemiser_cli.cli.text import escape_controls
 from alchemiser_cli.domain.errors import AlchError, ExitCode
@@ -47,11 +47,15 @@ def root(
     data_dir: Annotated[Path | None, typer.Option(
         "--data-dir", envvar="ALCH_DATA_DIR",
         help="Where the journal, locks and simulator state live.", show_envvar=True)] = None,
+    account: Annotated[str | None, typer.Option(
+        "--account", envvar="ALCH_ACCOUNT", show_envvar=True,
+        help="Work on this [accounts.NAME] of the config (its credentials, feed, alerts).")
+    ] = None,
     version: Annotated[bool, typer.Option(
         "--version", callback=_version, is_eager=True, help="Show the version.")] = False,
 ) -> None:
     """Rebalance an Alpaca portfolio by walking the book. Offline simulator: add --sim."""
-    ctx.obj = AppContext(config_file=config, data_dir=data_dir)
+    ctx.obj = AppContext(config_file=config, data_dir=data_dir, account=account)
 
 
 
@@ -74,8 +78,14 @@ def run(argv: list[str] | None = None) -> int:
     out, err = RedactingStream(real_out), RedactingStream(real_err)
     sys.stdout, sys.stderr = out, err
     try:
+        CURRENT.clear()
         code = _run(argv)
         out.flush()
+        watch = CURRENT[0].run_watch if CURRENT else None
+        if watch is not None:  # a command whose runs may alert: after everything else
+            from alchemiser_cli.cli.alerts import send
+
+            send(watch, CURRENT[0].loaded_settings(), CURRENT[0].account, code)
     finally:
         sys.stdout, sys.stderr = real_out, real_err
     if out.failure is not None and out.failure.errno != errno.EPIPE and code == ExitCode.OK:

@@ -11,24 +11,76 @@ from alchemiser_cli.domain.errors import UsageError
 
 if TYPE_CHECKING:
     from alchemiser_cli.brokers.factory import BrokerMode
+    from alchemiser_cli.cli.alerts import RunWatch
     from alchemiser_cli.cli.render import Terminal
     from alchemiser_cli.settings import Settings
 
 T = TypeVar("T")
+#: The command line being run (so the error boundary can send its alert at the very end).
+CURRENT: list[AppContext] = []
 
 
 @dataclass
 class AppContext:
     config_file: Path | None = None
     data_dir: Path | None = None
+    account: str | None = None
     _settings: Settings | None = field(default=None, repr=False)
+    run_watch: RunWatch | None = None  # set by commands whose runs may send an alert
+
+    def __post_init__(self) -> None:
+        CURRENT[:] = [self]
+
+    def watch(self, command: str, notify: list[str] | None) -> RunWatch:
+        """Follow this command's run for the alert sent when it finishes."""
+        from alchemiser_cli.cli.alerts import RunWatch
+
+        self.run_watch = RunWatch(command, list(notify or []))
+        return self.run_watch
+
+    def loaded_settings(self) -> Settings | None:
+        """The settings, if they were (or can be) read; None when they are invalid."""
+        from alchemiser_cli.domain.errors import AlchError
+
+        try:
+            return self.settings()
+        except AlchError:
+            return None
 
     def settings(self) -> Settings:
         if self._settings is None:
             from alchemiser_cli.api import load_settings
 
-            self._settings = load_settings(self.config_file, data_dir=self.data_dir)
+            self._settings = load_settings(self.config_file, data_dir=self.data_dir,
+                                           account=self.account)
         return self._settings
+
+    def use_plan_account(self, plan_account: str | None) -> None:
+        """A plan may name its account: it must agree with --account, or selects it."""
+        if plan_account is None:
+            return
+        if self.account is not None and self.account != plan_account:
+            raise UsageError(f"the plan is for account {plan_account!r} but --account is "
+                             f"{self.account!r}; nothing placed")
+        if self._settings is not None and self._settings.account != plan_account:
+            self._settings = None  # settings were read for another account: read them again
+        self.account = plan_account
+
+    def mode(self, sim: bool, paper: bool, live: bool) -> BrokerMode:
+        """The broker of this command; with an account, the flag must match the account's
+        mode (a live account is traded only with an explicit --live)."""
+        from alchemiser_cli.brokers.factory import BrokerMode
+
+        mode = broker_mode(sim, paper, live)
+        account = self.settings().selected_account
+        if account is None:
+            return mode
+        name = self.settings().account
+        if mode is BrokerMode.SIM:
+            raise UsageError(f"--account {name} is an Alpaca account; --sim uses none")
+        if mode.value != account.mode:
+            raise UsageError(f"account {name} is a {account.mode} account: use --{account.mode}")
+        return mode
 
     def terminal(self, json_mode: bool) -> Terminal:
         from alchemiser_cli.cli.render import Terminal

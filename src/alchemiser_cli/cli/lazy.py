@@ -45,6 +45,15 @@ COMMANDS: dict[str, LazyCommand] = {
     "show": LazyCommand(_C + "history", "show",
                         "Full audit of one run: every quote, step, order, fill, validation and "
                         "check."),
+    "fills": LazyCommand(_C + "upkeep", "fills",
+                         "Export fills for accounting: time, account, symbol, side, qty, price, "
+                         "order and run."),
+    "prune": LazyCommand(_C + "upkeep", "prune",
+                         "Delete old runs and everything they journaled (runs still running are "
+                         "kept)."),
+    "accounts": LazyCommand(_C + "accounts", "accounts",
+                            "List the configured accounts: mode, where credentials come from, "
+                            "feed, alerts."),
     "plan": LazyCommand(_C + "plan", "plan_app",
                         "Write plan files: a commented starter, or a snapshot of holdings."),
     "sim": LazyCommand(_C + "sim", "sim_app",

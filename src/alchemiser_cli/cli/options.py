@@ -1,9 +1,17 @@
 """Options shared by commands (kept import-light so `alch --help` stays fast)."""
 
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
+
+
+class BrokerName(StrEnum):
+    SIM = "sim"
+    PAPER = "paper"
+    LIVE = "live"
+
 
 
 def group(help_text: str) -> typer.Typer:
@@ -34,4 +42,10 @@ CancelOrphansOpt = Annotated[
         help="Also cancel alch orders placed elsewhere (another machine or data directory) "
              "that are older than execution.orphan_min_age_seconds (default 15 minutes); "
              "without it, such orders refuse the run (exit 9).")
+]
+NotifyOpt = Annotated[
+    list[str] | None, typer.Option(
+        "--notify", metavar="URL",
+        help="Also send the run's outcome to this apprise URL (Slack, e-mail, JSON webhook...),"
+             " as notify_on says (default: on failure); repeat for several.")
 ]

@@ -154,7 +154,7 @@ async def run_scope(conn: Connection, command: str) -> AsyncIterator[Runtime]:
     """One run in the journal: its id, its start and end, and the safety net for its orders."""
     clock, journal, bus = conn.clock, conn.journal, conn.bus
     run_id = journal.new_run_id(clock.now())
-    bus(RunStarted(run_id, command, conn.mode.value, clock.now()))
+    bus(RunStarted(run_id, command, conn.mode.value, clock.now(), conn.settings.account))
     rt = Runtime(conn.mode, conn.settings, clock, conn.broker, conn.limiter, journal, bus, run_id,
                  conn.placement, live_runs=frozenset(journal.live_runs() - {run_id}))
     before = dict(conn.broker.requests)

@@ -46,6 +46,7 @@ class RunStarted(Event):
     command: str
     broker: str
     at: datetime
+    account: str | None = None  # the [accounts.NAME] the run works on, if one was named
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ must be between 0 and 1``. All errors are collected, so one run shows them all.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -16,7 +17,8 @@ from alchemiser_cli.domain.intents import IntentError, Urgency, normalize_symbol
 from alchemiser_cli.domain.money import parse_decimal
 
 PLAN_KEYS = {"name", "cash_buffer", "drift_threshold", "min_order_notional", "urgency",
-             "sell_unlisted"}
+             "sell_unlisted", "account"}
+ACCOUNT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 TOP_KEYS = {"plan", "targets", "overrides"}
 OVERRIDE_KEYS = {"urgency"}
 
@@ -39,6 +41,7 @@ class Plan:
     urgency: Urgency = Urgency.MEDIUM
     sell_unlisted: bool = False
     overrides: dict[str, Urgency] = field(default_factory=dict)
+    account: str | None = None  # the [accounts.NAME] this plan is for, if it says
 
     def urgency_for(self, symbol: str) -> Urgency:
         return self.overrides.get(symbol, self.urgency)
@@ -128,6 +131,11 @@ def parse_plan(text: str, source: str = "plan") -> Plan:
     if not isinstance(name, str) or not name.strip():
         problems.append("plan.name: must be a non-empty string")
         name = "plan"
+    account = header.get("account")
+    if account is not None and not (isinstance(account, str) and ACCOUNT_NAME.match(account)):
+        problems.append("plan.account: must be an account name (lower-case letters, digits, "
+                        "'-' or '_')")
+        account = None
     sell_unlisted = header.get("sell_unlisted", False)
     if not isinstance(sell_unlisted, bool):
         problems.append("plan.sell_unlisted: must be true or false")
@@ -194,7 +202,7 @@ def parse_plan(text: str, source: str = "plan") -> Plan:
         raise PlanError(source, problems)
     return Plan(targets=targets, name=name.strip(), cash_buffer=cash_buffer,
                 drift_threshold=drift, min_order_notional=min_notional, urgency=urgency,
-                sell_unlisted=sell_unlisted, overrides=overrides)
+                sell_unlisted=sell_unlisted, overrides=overrides, account=account)
 
 
 def _urgency(value: Any, where: str, problems: list[str]) -> Urgency:

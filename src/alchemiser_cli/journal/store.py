@@ -13,10 +13,11 @@ import secrets
 import socket
 import sqlite3
 import string
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,7 @@ MIGRATIONS = (
     "ALTER TABLE runs ADD COLUMN host TEXT",
     "ALTER TABLE runs ADD COLUMN wall_started_at TEXT",
     "ALTER TABLE runs ADD COLUMN wall_finished_at TEXT",
+    "ALTER TABLE runs ADD COLUMN account TEXT",
 )
 
 _ALPHABET = string.ascii_lowercase + string.digits
@@ -80,6 +82,9 @@ class RunRow:
     status: str
     exit_code: int | None
     summary: dict[str, Any]
+    account: str | None = None
+    wall_started_at: str | None = None  # wall clock (started_at is the run's own clock)
+    host: str | None = None
 
 
 def _alive(pid: int | None) -> bool:
@@ -96,12 +101,62 @@ def _alive(pid: int | None) -> bool:
     return True
 
 
-_RUN_COLUMNS = "run_id, command, broker, started_at, finished_at, status, exit_code, summary"
+_RUN_COLUMNS = ("run_id, command, broker, started_at, finished_at, status, exit_code, summary, "
+                "account, COALESCE(wall_started_at, started_at), host")
+#: When a run started, on the wall clock (older journals only have the run's own clock).
+_WALL_START = "COALESCE(r.wall_started_at, r.started_at)"
 
 
 def _run_row(r: tuple[Any, ...]) -> RunRow:
     return RunRow(run_id=r[0], command=r[1], broker=r[2], started_at=r[3], finished_at=r[4],
-                  status=r[5], exit_code=r[6], summary=json.loads(r[7]) if r[7] else {})
+                  status=r[5], exit_code=r[6], summary=json.loads(r[7]) if r[7] else {},
+                  account=r[8], wall_started_at=r[9], host=r[10])
+
+
+@dataclass(frozen=True, slots=True)
+class RunFilter:
+    """Which runs a reader wants: by wall-clock start, account and broker (sim, paper, live)."""
+
+    since: str | None = None  # ISO wall-clock lower bound
+    account: str | None = None
+    brokers: tuple[str, ...] = ()
+
+    def sql(self) -> tuple[str, list[Any]]:
+        clauses, args = [], []
+        if self.since is not None:
+            clauses.append(f"{_WALL_START} >= ?")
+            args.append(self.since)
+        if self.account is not None:
+            clauses.append("r.account = ?")
+            args.append(self.account)
+        if self.brokers:
+            clauses.append(f"r.broker IN ({','.join('?' * len(self.brokers))})")
+            args.extend(self.brokers)
+        return "".join(f" AND {c}" for c in clauses), args
+
+
+@dataclass(frozen=True, slots=True)
+class FillRow:
+    """What one order of a run filled (its quantity and average price), for accounting."""
+
+    at: str
+    account: str | None
+    broker: str
+    run_id: str
+    symbol: str
+    side: str
+    qty: str
+    price: str
+    order_id: str
+    client_order_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class PruneResult:
+    runs: int
+    events: int
+    orders: int
+    before: str
 
 
 class Journal:
@@ -178,9 +233,9 @@ class Journal:
             with self._tx() as db:
                 db.execute(
                     "INSERT INTO runs(run_id, seq, command, broker, started_at, status, pid, host,"
-                    " wall_started_at) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?)",
+                    " wall_started_at, account) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
                     (event.run_id, self._next_seq(), event.command, event.broker,
-                     event.at.isoformat(), os.getpid(), this_host(), _wall_now()),
+                     event.at.isoformat(), os.getpid(), this_host(), _wall_now(), event.account),
                 )
             return
         if self.run_id is None:
@@ -231,16 +286,18 @@ class Journal:
             )
 
     # -- readers ----------------------------------------------------------------------
-    def runs(self, limit: int = 20) -> list[RunRow]:
+    def runs(self, limit: int = 20, where: RunFilter | None = None) -> list[RunRow]:
+        clause, args = (where or RunFilter()).sql()
         rows = self._db.execute(
-            f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY seq DESC LIMIT ?",  # noqa: S608 - constant
-            (limit,)).fetchall()
+            f"SELECT {_RUN_COLUMNS} FROM runs r WHERE 1=1{clause} "  # noqa: S608 - built here
+            "ORDER BY seq DESC LIMIT ?", (*args, limit)).fetchall()
         return [_run_row(r) for r in rows]
 
     def events(self, run_id: str | None = None, kinds: tuple[str, ...] = (),
-               since: str | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT e.data FROM events e JOIN runs r ON r.run_id = e.run_id WHERE 1=1"
-        args: list[Any] = []
+               since: str | None = None, where: RunFilter | None = None) -> list[dict[str, Any]]:
+        clause, args = (where or RunFilter()).sql()
+        sql = ("SELECT e.data FROM events e JOIN runs r ON r.run_id = e.run_id "  # noqa: S608
+               f"WHERE 1=1{clause}")  # the clause is built here, with placeholders
         if run_id is not None:
             sql += " AND e.run_id = ?"
             args.append(run_id)
@@ -248,10 +305,82 @@ class Journal:
             sql += f" AND e.kind IN ({','.join('?' * len(kinds))})"
             args.extend(kinds)
         if since is not None:
-            sql += " AND r.started_at >= ?"
+            sql += f" AND {_WALL_START} >= ?"
             args.append(since)
         sql += " ORDER BY e.seq"
         return [json.loads(r[0]) for r in self._db.execute(sql, args).fetchall()]
+
+    def record_notification(self, run_id: str, sent: Sequence[str],
+                            failed: Sequence[tuple[str, str]]) -> None:
+        """Note, after a run finished, which alert destinations got its notification."""
+        data = {"event": "notification", "sent": list(sent),
+                "failed": [{"url": url, "error": error} for url, error in failed]}
+        with self._tx() as db:
+            db.execute("INSERT INTO events(run_id, kind, symbol, client_order_id, data) "
+                       "VALUES (?, 'notification', NULL, NULL, ?)",
+                       (run_id, json.dumps(data, sort_keys=True)))
+
+    def fills(self, where: RunFilter | None = None) -> list[FillRow]:
+        """Every order that filled something, oldest first, with the run it belongs to.
+
+        An order's own run journals its fills when each step ends; an order whose run was
+        killed is settled (and its fills journaled) by the next run, under the dead run's id.
+        """
+        clause, args = (where or RunFilter()).sql()
+        rows = self._db.execute(
+            "SELECT e.kind, e.data, r.account, r.broker FROM events e "  # noqa: S608
+            f"JOIN runs r ON r.run_id = e.run_id WHERE e.kind IN ('step', 'leftover_cancelled')"
+            f"{clause} ORDER BY e.seq", args).fetchall()
+        out: list[FillRow] = []
+        seen: set[str] = set()
+        for kind, raw, account, broker in rows:
+            data = json.loads(raw)
+            cid = data["client_order_id"]
+            if Decimal(data["filled_qty"]) <= 0 or data.get("avg_price") is None or cid in seen:
+                continue
+            seen.add(cid)
+            step = kind == "step"
+            out.append(FillRow(
+                at=data["at"], account=account, broker=broker,
+                run_id=data["run_id"] if not step else cid[5:23], symbol=data["symbol"],
+                side=data.get("side") or self._order_side(cid), qty=data["filled_qty"],
+                price=data["avg_price"], order_id=data.get("order_id", ""),
+                client_order_id=cid))
+        return out
+
+    def _order_side(self, client_order_id: str) -> str:
+        row = self._db.execute("SELECT side FROM orders WHERE client_order_id = ?",
+                               (client_order_id,)).fetchone()
+        return str(row[0]) if row else ""
+
+    def prune(self, before: str, *, dry_run: bool = False) -> PruneResult:
+        """Delete runs that started (wall clock) before ``before``, with their events and
+        orders, keeping every run still marked running. Returns what was (or would be) removed.
+        """
+        with self._tx() as db:
+            ids = [r[0] for r in db.execute(
+                "SELECT run_id FROM runs r WHERE status != 'running' "  # noqa: S608
+                f"AND {_WALL_START} < ?", (before,)).fetchall()]
+            marks = ",".join("?" * len(ids))
+
+            def count(table: str) -> int:
+                if not ids:
+                    return 0
+                sql = f"SELECT COUNT(*) FROM {table} WHERE run_id IN ({marks})"  # noqa: S608
+                return int(db.execute(sql, ids).fetchone()[0])
+
+            result = PruneResult(len(ids), count("events"), count("orders"), before)
+            if not dry_run and ids:
+                for table in ("events", "orders", "runs"):
+                    db.execute(f"DELETE FROM {table} WHERE run_id IN ({marks})", ids)  # noqa: S608
+        if not dry_run and ids:
+            with suppress(sqlite3.Error):  # give the space back to the filesystem
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self._db.execute("VACUUM")
+        return result
+
+    def brokers(self) -> set[str]:
+        return {str(r[0]) for r in self._db.execute("SELECT DISTINCT broker FROM runs")}
 
     def find_run(self, prefix: str) -> RunRow | None:
         """The one run whose id starts with ``prefix`` (None if none or several)."""

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from alchemiser_cli.cli.context import AppContext
-from alchemiser_cli.cli.options import JsonOpt
+from alchemiser_cli.cli.options import BrokerName, JsonOpt
 from alchemiser_cli.domain.errors import UsageError
 
 _RELATIVE = re.compile(r"^([0-9]{1,12})([mhdw])$")
@@ -35,6 +35,20 @@ def parse_since(raw: str | None, now: datetime) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+BrokerFilterOpt = Annotated[list[BrokerName] | None, typer.Option(
+    "--broker", help="Only runs on this broker (sim, paper, live); repeat for several. "
+                     "Default for metrics: paper and live, or sim when there is nothing else.")]
+
+
+def default_brokers(chosen: list[BrokerName] | None, present: set[str]) -> list[str]:
+    """Demo fills never mix with real ones: without --broker, simulator runs count only
+    when the journal has nothing else."""
+    if chosen:
+        return [b.value for b in chosen]
+    real = sorted(present - {"sim"})
+    return real or ["sim"]
+
+
 def metrics(
     ctx: typer.Context,
     since: Annotated[str | None, typer.Option(help="Only runs since: 7d, 24h, or an ISO date.")] = None,
@@ -42,16 +56,20 @@ def metrics(
     prom: Annotated[bool, typer.Option("--prom", help="Prometheus text exposition format.")] = False,
     output: Annotated[Path | None, typer.Option(
         help="Write to this file atomically (for node_exporter's textfile collector).")] = None,
+    broker: BrokerFilterOpt = None,
 ) -> None:
     """Quote-source rates, quote problems, fills per step, time to fill, slippage, checks."""
-    from alchemiser_cli.api import prometheus_text, read_metrics
+    from alchemiser_cli.api import journal_brokers, prometheus_text, read_metrics
 
     if prom and json_out:
         raise UsageError("choose one of --json and --prom")
     app: AppContext = ctx.obj
     settings = app.settings()
-    m = read_metrics(settings, parse_since(since, datetime.now(UTC)))
+    brokers = default_brokers(broker, journal_brokers(settings))
+    m = read_metrics(settings, parse_since(since, datetime.now(UTC)), brokers=brokers)
     term = app.terminal(json_out)
+    if not broker and brokers != ["sim"] and "sim" in journal_brokers(settings):
+        term.info("simulator runs left out (add --broker sim to see them)")
     if prom or output is not None:
         if json_out:
             import json
@@ -75,19 +93,22 @@ def runs(
     limit: Annotated[int, typer.Option(help="How many runs, newest first.", min=1,
                                        max=MAX_RUNS)] = 20,
     json_out: JsonOpt = False,
+    broker: BrokerFilterOpt = None,
 ) -> None:
     """Recent runs from the journal: id, command, broker, status, exit code."""
     from alchemiser_cli.api import recent_runs
 
     app: AppContext = ctx.obj
-    rows = recent_runs(app.settings(), limit)
+    rows = recent_runs(app.settings(), limit, brokers=[b.value for b in broker or []])
     term = app.terminal(json_out)
-    term.table("", ["Run", "Command", "Broker", "Started", "Status", "Exit"],
-               [[r.run_id, r.command, r.broker, r.started_at[:19], r.status,
+    term.table("", ["Run", "Command", "Broker", "Account", "Started", "Status", "Exit"],
+               [[r.run_id, r.command, r.broker, r.account or "-",
+                 (r.wall_started_at or r.started_at)[:19], r.status,
                  "-" if r.exit_code is None else str(r.exit_code)] for r in rows],
                [{"run_id": r.run_id, "command": r.command, "broker": r.broker,
-                 "started_at": r.started_at, "finished_at": r.finished_at, "status": r.status,
-                 "exit_code": r.exit_code} for r in rows])
+                 "account": r.account, "started_at": r.wall_started_at or r.started_at,
+                 "run_clock_started_at": r.started_at, "finished_at": r.finished_at,
+                 "status": r.status, "exit_code": r.exit_code} for r in rows])
 
 
 def show(

@@ -5,11 +5,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from alchemiser_cli.cli.context import AppContext, broker_mode, confirm_live, run_async
+from alchemiser_cli.cli.context import AppContext, confirm_live, run_async
 from alchemiser_cli.cli.options import (
     CancelOrphansOpt,
     JsonOpt,
     LiveOpt,
+    NotifyOpt,
     PaperOpt,
     SimOpt,
     YesOpt,
@@ -38,6 +39,7 @@ def place(
     yes: YesOpt = False,
     json_out: JsonOpt = False,
     cancel_orphans: CancelOrphansOpt = False,
+    notify: NotifyOpt = None,
 ) -> None:
     """Place one order: walk the book (75% -> 85% -> 95% of the spread, then market)."""
     from alchemiser_cli.api import open_session
@@ -45,6 +47,7 @@ def place(
     from alchemiser_cli.domain.money import MAX_NOTIONAL, MAX_QUANTITY, parse_amount
 
     app: AppContext = ctx.obj
+    watch = app.watch("place", notify)
     try:
         intent = OrderIntent(
             symbol=symbol, side=side,
@@ -55,14 +58,14 @@ def place(
         )
     except (IntentError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
-    mode = broker_mode(sim, paper, live)
+    mode = app.mode(sim, paper, live)
     settings = app.settings()
     term = app.terminal(json_out)
     confirm_live(mode, yes, term, intent.describe())
 
     async def main() -> "ExecutionResult":
         with term.live_events(f"alch place {intent.describe()} [{mode}]") as observer:
-            async with open_session(mode, settings=settings, observer=observer,
+            async with open_session(mode, settings=settings, observer=watch.observe(observer),
                                     live=True) as session:  # --live was confirmed above
                 return await session.place(intent, cancel_orphans=cancel_orphans)
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from alchemiser_cli.cli.context import AppContext, broker_mode, run_async
+from alchemiser_cli.cli.context import AppContext, run_async
 from alchemiser_cli.cli.options import LiveOpt, PaperOpt, SimOpt, group
 from alchemiser_cli.domain.errors import UsageError
 
@@ -84,7 +84,7 @@ def snapshot(
     from alchemiser_cli.domain.plan import Plan
 
     app: AppContext = ctx.obj
-    mode = broker_mode(sim, paper, live)
+    mode = app.mode(sim, paper, live)
     settings = app.settings()
 
     async def main() -> Plan:

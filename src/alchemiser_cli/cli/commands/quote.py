@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from alchemiser_cli.cli.context import AppContext, broker_mode, run_async
+from alchemiser_cli.cli.context import AppContext, run_async
 from alchemiser_cli.cli.options import JsonOpt, LiveOpt, PaperOpt, SimOpt
 from alchemiser_cli.domain.errors import ExitCode, UsageError
 
@@ -29,7 +29,7 @@ def quote(
     app: AppContext = ctx.obj
     if interval <= 0 or interval > 3600:
         raise UsageError("--interval must be more than 0 and at most 3600 seconds")
-    mode = broker_mode(sim, paper, live)
+    mode = app.mode(sim, paper, live)
     settings = app.settings()
     term = app.terminal(json_out)
 

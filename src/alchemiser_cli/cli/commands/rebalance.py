@@ -6,11 +6,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from alchemiser_cli.cli.context import AppContext, broker_mode, confirm_live, run_async
+from alchemiser_cli.cli.context import AppContext, confirm_live, run_async
 from alchemiser_cli.cli.options import (
     CancelOrphansOpt,
     JsonOpt,
     LiveOpt,
+    NotifyOpt,
     PaperOpt,
     SimOpt,
     YesOpt,
@@ -32,13 +33,16 @@ def rebalance(
     yes: YesOpt = False,
     json_out: JsonOpt = False,
     cancel_orphans: CancelOrphansOpt = False,
+    notify: NotifyOpt = None,
 ) -> None:
     """Rebalance to the plan's target weights: sells first, then buys, then check."""
     from alchemiser_cli.api import load_plan, open_session
 
     app: AppContext = ctx.obj
+    watch = app.watch("rebalance", notify)
     plan = load_plan(plan_file)
-    mode = broker_mode(sim, paper, live)
+    app.use_plan_account(plan.account)
+    mode = app.mode(sim, paper, live)
     settings = app.settings()
     term = app.terminal(json_out)
     if not dry_run:
@@ -46,8 +50,8 @@ def rebalance(
 
     async def main() -> "RebalanceReport":
         with term.live_events(f"alch rebalance {plan_file} [{mode}]") as observer:
-            async with open_session(mode, settings=settings, observer=observer, live=True,
-                                    lock=not dry_run) as session:  # --live confirmed above
+            async with open_session(mode, settings=settings, observer=watch.observe(observer),
+                                    live=True, lock=not dry_run) as session:  # confirmed above
                 if dry_run:
                     return await session.dry_run(plan)
                 return await session.rebalance(plan, cancel_orphans=cancel_orphans)

@@ -1,0 +1,91 @@
+"""`alch prune` and `alch fills`: keep the journal small, and take fills to accounting."""
+
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from alchemiser_cli.cli.commands.history import BrokerFilterOpt, default_brokers, parse_since
+from alchemiser_cli.cli.context import AppContext
+from alchemiser_cli.cli.options import JsonOpt
+from alchemiser_cli.domain.errors import UsageError
+
+FILL_COLUMNS = ("time", "account", "broker", "symbol", "side", "qty", "price", "order_id",
+                "client_order_id", "run_id")
+
+
+def prune(
+    ctx: typer.Context,
+    older_than: Annotated[str, typer.Option(
+        "--older-than", help="Delete runs that started before this: 90d, 12w, or an ISO date.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count what would go.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Delete old runs and everything they journaled (runs still running are kept)."""
+    from alchemiser_cli.api import prune_journal
+
+    app: AppContext = ctx.obj
+    bound = parse_since(older_than, datetime.now(UTC))
+    assert bound is not None
+    result = prune_journal(app.settings(), bound, dry_run=dry_run)
+    term = app.terminal(json_out)
+    if json_out:
+        term.json({"event": "summary", "ok": True, "exit_code": 0, "dry_run": dry_run,
+                   "runs": result.runs, "events": result.events, "orders": result.orders,
+                   "before": result.before})
+        return
+    verb = "would delete" if dry_run else "deleted"
+    term.line(f"{verb} {result.runs} run(s), {result.events} event(s) and {result.orders} "
+              f"order record(s) started before {result.before[:19]}")
+
+
+def fills(
+    ctx: typer.Context,
+    since: Annotated[str | None, typer.Option(help="Only runs since: 30d, 24h, or an ISO date.")
+                     ] = None,
+    csv_out: Annotated[bool, typer.Option("--csv", help="CSV with a header row.")] = False,
+    json_out: JsonOpt = False,
+    output: Annotated[Path | None, typer.Option(help="Write to this file (atomically).")] = None,
+    broker: BrokerFilterOpt = None,
+) -> None:
+    """Export fills for accounting: time, account, symbol, side, qty, price, order and run."""
+    import csv
+    import io
+    import json
+
+    from alchemiser_cli.api import export_fills, journal_brokers
+
+    if csv_out and json_out:
+        raise UsageError("choose one of --csv and --json")
+    app: AppContext = ctx.obj
+    settings = app.settings()
+    rows = export_fills(settings, parse_since(since, datetime.now(UTC)),
+                        brokers=default_brokers(broker, journal_brokers(settings)))
+    records = [{"time": r.at, "account": r.account or "", "broker": r.broker,
+                "symbol": r.symbol, "side": r.side, "qty": r.qty, "price": r.price,
+                "order_id": r.order_id, "client_order_id": r.client_order_id,
+                "run_id": r.run_id} for r in rows]
+    if csv_out or (output is not None and not json_out):
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=FILL_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(records)
+        text = buffer.getvalue()
+    elif json_out:
+        text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in records)
+    else:
+        term = app.terminal(False)
+        term.table("Fills", ["Time", "Account", "Broker", "Symbol", "Side", "Qty", "Price",
+                             "Run"],
+                   [[r["time"][:19], r["account"] or "-", r["broker"], r["symbol"], r["side"],
+                     r["qty"], r["price"], r["run_id"]] for r in records])
+        return
+    if output is not None:
+        from alchemiser_cli.cli.files import write_atomically
+
+        write_atomically(output, text)
+        app.terminal(json_out).info(f"{len(records)} fill(s) written to {output}")
+    else:
+        app.terminal(json_out).stdout.write(text)

@@ -1,0 +1,159 @@
+"""Operating alch: two named accounts side by side (one emulator each), alerts to a local
+receiver, fills for accounting and a pruned journal."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from alchemiser_cli.brokers.sim.server import EmulatorThread
+from alchemiser_cli.domain.errors import ExitCode
+from tests.cli.helpers import alch
+from tests.e2e.test_emulator_cli import FAST, faults
+from tests.unit.test_notify import receiver  # noqa: F401 - the local HTTP receiver fixture
+
+PLAN = str(Path(__file__).parents[2] / "config" / "example-plan.toml")
+KEYS = {"taxable": ("PKTAXABLE0001", "taxable-secret-1"),
+        "retirement": ("PKRETIRE00002", "retirement-secret-2")}
+
+
+@pytest.fixture
+def two_accounts(tmp_path, monkeypatch) -> Iterator[dict[str, EmulatorThread]]:
+    """Two accounts, each on its own emulator, configured as [accounts.NAME] tables."""
+    with EmulatorThread(key=KEYS["taxable"][0], secret=KEYS["taxable"][1],
+                        tick_seconds=0.05) as taxable, \
+         EmulatorThread(key=KEYS["retirement"][0], secret=KEYS["retirement"][1],
+                        tick_seconds=0.05) as retirement:
+        emus = {"taxable": taxable, "retirement": retirement}
+        tables = []
+        for name, emu in emus.items():
+            env = name.upper()
+            monkeypatch.setenv(f"{env}_KEY", KEYS[name][0])
+            monkeypatch.setenv(f"{env}_SECRET", KEYS[name][1])
+            tables.append(
+                f'[accounts.{name}]\nmode = "{"live" if name == "retirement" else "paper"}"\n'
+                f'key_id_env = "{env}_KEY"\nsecret_key_env = "{env}_SECRET"\n'
+                f'trading_url = "{emu.base_url}"\ndata_url = "{emu.base_url}"\n'
+                f'data_stream_url = "{emu.ws_url}/v2/iex"\n'
+                f'trading_stream_url = "{emu.ws_url}/stream"\n')
+        (tmp_path / "alch.toml").write_text("\n".join(tables))
+        monkeypatch.setenv("ALCH_CONFIG", str(tmp_path / "alch.toml"))
+        for key, value in FAST.items():
+            monkeypatch.setenv(key, value)
+        yield emus
+
+
+def test_two_accounts_side_by_side(capsys, two_accounts, tmp_path):
+    listed = alch(capsys, "accounts", "--json", raw=True)
+    assert listed.code == 0, listed.err
+    rows = {json.loads(line)["name"]: json.loads(line) for line in listed.out.splitlines()}
+    assert rows["taxable"]["mode"] == "paper" and rows["retirement"]["mode"] == "live"
+    assert rows["taxable"]["key"] == "PK…0001" and rows["taxable"]["problem"] is None
+    for key, secret in KEYS.values():
+        assert key not in listed.out and secret not in listed.out
+    checked = alch(capsys, "accounts", "--check", "--json")
+    assert checked.code == 0, checked.err
+    assert all(json.loads(line)["reachable"] == "reachable, status ACTIVE"
+               for line in checked.out.splitlines())
+
+    # a live account is only traded with an explicit --live; a paper one never with --live
+    wrong = alch(capsys, "--account", "retirement", "rebalance", PLAN, "--paper")
+    assert wrong.code == ExitCode.USAGE
+    assert wrong.err == "error: account retirement is a live account: use --live\n"
+
+    taxable = alch(capsys, "--account", "taxable", "rebalance", PLAN, "--paper")
+    assert taxable.code == 0, taxable.err
+    retirement = alch(capsys, "--account", "retirement", "place", "AAPL", "buy", "2", "--live",
+                      "--yes")
+    assert retirement.code == 0, retirement.err
+    # each account's orders went to its own broker only
+    assert two_accounts["retirement"].state.position_qty("AAPL") == 62
+    assert {o.symbol for o in two_accounts["retirement"].state.orders.values()} == {"AAPL"}
+    assert "TSLA" not in two_accounts["taxable"].state.positions
+
+    runs = alch(capsys, "runs", "--json", raw=True)
+    accounts = [json.loads(line)["account"] for line in runs.out.splitlines()]
+    assert accounts == ["retirement", "taxable"]
+    only = alch(capsys, "--account", "taxable", "runs", "--json", raw=True)
+    assert [json.loads(line)["account"] for line in only.out.splitlines()] == ["taxable"]
+    metrics = alch(capsys, "--account", "retirement", "metrics", "--json")
+    assert json.loads(metrics.out)["orders"] == 1
+
+
+def test_a_plan_that_names_another_account_is_refused(capsys, two_accounts, tmp_path):
+    (tmp_path / "p.toml").write_text('[plan]\naccount = "retirement"\n[targets]\nSPY = 0.3\n')
+    result = alch(capsys, "--account", "taxable", "rebalance", "p.toml", "--paper")
+    assert result.code == ExitCode.USAGE
+    assert result.err == ("error: the plan is for account 'retirement' but --account is "
+                          "'taxable'; nothing placed\n")
+    assert not two_accounts["taxable"].state.orders
+
+
+def test_missing_credentials_of_an_account_are_a_configuration_error(capsys, two_accounts,
+                                                                     monkeypatch):
+    monkeypatch.delenv("TAXABLE_SECRET")
+    result = alch(capsys, "--account", "taxable", "place", "AAPL", "buy", "1", "--paper")
+    assert result.code == ExitCode.CONFIG
+    assert result.err == ("error: invalid configuration: accounts.taxable: no credentials in "
+                          "TAXABLE_KEY / TAXABLE_SECRET\n")
+    assert not two_accounts["taxable"].state.orders
+
+
+def test_a_failing_run_posts_one_alert_and_keeps_its_exit_code(capsys, two_accounts, receiver,  # noqa: F811
+                                                              tmp_path):
+    faults(two_accounts["taxable"], "reject_symbols=GLD")
+    result = alch(capsys, "--account", "taxable", "rebalance", PLAN, "--paper", "--notify",
+                  receiver.url(), raw=True)
+    assert result.code == ExitCode.FAILED
+    assert len(receiver.requests) == 1
+    posted = receiver.bodies()[0]
+    assert posted["type"] == "failure"
+    assert posted["title"] == "alch rebalance FAILED on taxable (paper): exit 1"
+    message = str(posted["message"])
+    assert "account: taxable\ncommand: rebalance\nrun: " in message
+    assert "exit code: 1 (the run completed but an order or the portfolio check failed)" in message
+    assert "- GLD buy failed: rejected: simulated rejection" in message
+    for key, secret in KEYS.values():
+        assert key not in message and secret not in message
+    # a success sends nothing (notify_on = failure), a dead receiver never changes the code
+    ok = alch(capsys, "--account", "taxable", "place", "AAPL", "buy", "1", "--paper",
+              "--notify", receiver.url())
+    assert ok.code == 0 and len(receiver.requests) == 1
+    faults(two_accounts["taxable"], "reject_symbols=AAPL")
+    dead = alch(capsys, "--account", "taxable", "place", "AAPL", "buy", "1", "--paper",
+                "--notify", "json://127.0.0.1:9/hook")
+    assert dead.code == ExitCode.FAILED
+    assert "warning: notification to json://127.0.0.1:9/hook failed: " in dead.err
+
+
+def test_fills_export_and_prune(capsys, tmp_path):
+    assert alch(capsys, "sim", "reset").code == 0
+    assert alch(capsys, "rebalance", PLAN, "--sim").code == 0
+    exported = alch(capsys, "fills", "--csv", raw=True)
+    rows = list(csv.DictReader(io.StringIO(exported.out)))
+    assert len(rows) == 7
+    assert set(rows[0]) == {"time", "account", "broker", "symbol", "side", "qty", "price",
+                            "order_id", "client_order_id", "run_id"}
+    assert {r["symbol"]: r["side"] for r in rows}["TSLA"] == "sell"
+    assert all(r["client_order_id"].startswith(f"alch-{r['run_id']}-") for r in rows)
+    out = tmp_path / "fills.json"
+    assert alch(capsys, "fills", "--json", "--output", str(out)).code == 0
+    assert len(out.read_text().splitlines()) == 7
+
+    dry = alch(capsys, "prune", "--older-than", "0d", "--dry-run", "--json")
+    assert json.loads(dry.out)["runs"] == 1
+    assert len(alch(capsys, "runs", "--json").out.splitlines()) == 1  # nothing deleted yet
+    done = alch(capsys, "prune", "--older-than", "0d", "--json")
+    assert json.loads(done.out)["runs"] == 1 and json.loads(done.out)["events"] > 0
+    assert alch(capsys, "runs", "--json").out == ""
+    assert alch(capsys, "fills", "--csv").out.splitlines() == [",".join(
+        ["time", "account", "broker", "symbol", "side", "qty", "price", "order_id",
+         "client_order_id", "run_id"])]
+    kept = alch(capsys, "prune", "--older-than", "7d", "--json")
+    assert json.loads(kept.out)["runs"] == 0
+
