@@ -110,7 +110,7 @@ class Settings(BaseSettings):
     data_url: str | None = None
     data_stream_url: str | None = None
     trading_stream_url: str | None = None
-    feed: str = "iex"
+    feed: str = "auto"  # auto: SIP when the account has it, else IEX (with a warning)
     data_dir: Path = Field(default_factory=lambda: _xdg("XDG_DATA_HOME", ".local/share") / "alch")
     quotes: QuoteSettings = QuoteSettings()
     execution: ExecutionSettings = ExecutionSettings()
@@ -128,8 +128,8 @@ class Settings(BaseSettings):
     @field_validator("feed")
     @classmethod
     def _feed(cls, value: str) -> str:
-        if value not in {"iex", "sip"}:
-            raise ValueError("feed must be iex or sip")
+        if value not in {"auto", "iex", "sip"}:
+            raise ValueError("feed must be auto, iex or sip")
         return value
 
     @classmethod

@@ -194,10 +194,12 @@ def test_a_rejection_mid_walk_through_the_trade_stream(capsys, emu):
 
 
 def test_wrong_keys_fail_closed(capsys, emu, monkeypatch):
+    # A refused key is a configuration problem (exit 3), not an unreachable broker.
     monkeypatch.setenv("APCA_API_SECRET_KEY", "wrong")
     result = alch(capsys, "place", "AAPL", "buy", "1", "--paper")
-    assert result.code == ExitCode.BROKER
-    assert "request is not authorized" in result.err
+    assert result.code == ExitCode.CONFIG
+    assert result.err.startswith("error: the broker refused the credentials (HTTP 403")
+    assert result.err.count("\n") == 1
     assert "wrong" not in result.err
 
 

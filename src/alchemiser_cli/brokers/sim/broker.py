@@ -262,9 +262,9 @@ class SimBroker(OrderLifecycle):
         finally:
             self._after_call()
 
-    def list_assets(self) -> list[Asset]:
+    def listed_specs(self) -> list[SymbolSpec]:
         """Every listed asset (the generated benchmark symbols are not listed)."""
-        return [a for a in (self._asset(s) for s in sorted(self._specs)) if a is not None]
+        return [self._specs[s] for s in sorted(self._specs)]
 
     async def get_positions(self) -> list[Position]:
         self._call(read=True)
