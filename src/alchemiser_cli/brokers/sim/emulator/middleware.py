@@ -44,10 +44,12 @@ def refused(emu: AlpacaEmulator) -> web.Response:
 @web.middleware
 async def gatekeeper(request: web.Request, handler: Handler) -> web.StreamResponse:
     emu = emulator_of(request)
-    if request.path.startswith("/_sim") or request.headers.get("Upgrade", "").lower() == "websocket":
+    if request.path.startswith("/_sim"):
         return await handler(request)
-    started = time.perf_counter()
     emu.counts[route_name(request)] += 1
+    if request.headers.get("Upgrade", "").lower() == "websocket":
+        return await handler(request)  # streams authenticate inside the protocol
+    started = time.perf_counter()
     quota: QuotaAnswer | None = None
     response = await _answer(emu, request, handler)
     if isinstance(response, tuple):
