@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 from typing import Any
 
 from aiohttp import web
@@ -58,8 +58,10 @@ def bar_json(sim: SimBroker, symbol: str, start: datetime, seconds: int) -> dict
     drift = Decimal(str(round(rng.gauss(0, 0.002), 6)))
     close = round_to_tick(mid * (1 + drift))
     open_ = round_to_tick(mid * (1 + Decimal(str(round(rng.gauss(0, 0.002), 6)))))
-    high = max(open_, close) + round_to_tick(mid * Decimal("0.001"))
-    low = min(open_, close) - round_to_tick(mid * Decimal("0.001"))
+    grid = Decimal("0.01") if mid >= 1 else Decimal("0.0001")  # the price's own tick
+    pad = (mid * Decimal("0.001")).quantize(grid, rounding=ROUND_UP)
+    high = max(open_, close) + pad
+    low = min(open_, close) - pad
     volume = rng.randint(1_000, 50_000)
     return {"t": iso(start), "o": float(open_), "h": float(high), "l": float(low),
             "c": float(close), "v": volume, "n": volume // 100,
