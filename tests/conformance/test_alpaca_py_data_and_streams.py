@@ -160,4 +160,4 @@ def test_trade_stream_fill_events_describe_one_execution(emu, trading):
     assert len(fills) == 1 or Decimal(str(fills[0].qty)) < Decimal(str(fills[-1].order.filled_qty))
     assert all(f.execution_id is not None and f.position_qty is not None for f in fills)
     assert Decimal(str(fills[-1].position_qty)) == Decimal(70)
-    assert [u.event for u in updates][0] == "new"  # accepted -> new once routed
+    assert updates[0].event == "new"  # accepted -> new once routed
