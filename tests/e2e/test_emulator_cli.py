@@ -172,3 +172,48 @@ def test_known_keys_never_appear_in_output_logs_or_the_journal(capsys, emu, tmp_
             if path.is_file():
                 assert secret.encode() not in path.read_bytes(), path
         assert secret not in (tmp_path / "s.toml").read_text()
+
+
+def test_sim_commands_steer_a_running_emulator(capsys, emu):
+    url = emu.base_url
+    assert alch(capsys, "sim", "fault", "--url", url, "limit_fills=false", "http_429=1").code == 0
+    assert emu.state.faults.limit_fills is False
+    assert emu.emulator is not None and emu.emulator.http.http_429 == 1
+    assert alch(capsys, "place", "AAPL", "buy", "1", "--paper").code == ExitCode.OK
+    status = alch(capsys, "sim", "status", "--url", url, "--json", "--log", "3")
+    assert status.code == 0, status.err
+    data = json.loads(status.out)
+    assert data["active_faults"] == {"limit_fills": False}  # the 429 was used up
+    assert data["requests"]["POST /v2/orders"] >= 1 and len(data["log"]) == 3
+    text = alch(capsys, "sim", "status", "--url", url, "--log", "2").out
+    assert "faults: {\"limit_fills\": false}" in text and "remaining=" in text
+    assert alch(capsys, "sim", "reset", "--url", url, "--cash", "1000", "--empty").code == 0
+    assert emu.state.cash == "1000" and emu.state.positions == {} and emu.state.orders == {}
+    bad = alch(capsys, "sim", "fault", "--url", url, "no_such_fault")
+    assert bad.code == ExitCode.USAGE and "unknown fault" in bad.err
+
+
+def test_sim_url_env_and_an_unreachable_emulator(capsys, emu, monkeypatch):
+    monkeypatch.setenv("ALCH_SIM_URL", emu.base_url)
+    assert alch(capsys, "sim", "fault", "sip_refused").code == 0
+    assert emu.emulator is not None and emu.emulator.http.sip_refused
+    monkeypatch.setenv("ALCH_SIM_URL", "http://127.0.0.1:9")
+    result = alch(capsys, "sim", "status")
+    assert result.code == ExitCode.BROKER
+    assert result.err.startswith("error: cannot reach an emulator at http://127.0.0.1:9")
+
+
+def test_the_request_log_names_method_path_status_latency_and_budget(capsys, monkeypatch):
+    import re
+
+    from alchemiser_cli.brokers.sim.emulator import EmulatorThread
+    from tests.e2e.emulator import alch_env
+
+    lines: list[str] = []
+    with EmulatorThread(key="PKE2E", secret="e2e-secret", log=lines.append) as logged:
+        for key, value in alch_env(logged).items():
+            monkeypatch.setenv(key, value)
+        assert alch(capsys, "place", "AAPL", "buy", "1", "--paper").code == ExitCode.OK
+    pattern = re.compile(r"^(GET|POST|DELETE|PATCH) /v2/\S+ \d{3} \d+\.\dms remaining=\d+$")
+    assert lines and all(pattern.match(line) for line in lines), lines[:5]
+    assert any(line.startswith("POST /v2/orders 200 ") for line in lines)
