@@ -15,21 +15,20 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from alchemiser_cli.brokers.port import (
     DuplicateClientOrderIdError,
     NotCancelableError,
     NotFoundError,
-    OrderRejectedError,
     TransientBrokerError,
 )
+from alchemiser_cli.brokers.sim.order_checks import OrderChecks, OrderSpec, reject
 from alchemiser_cli.brokers.sim.state import SimLaggedFill, SimOrderRecord, SimState
 from alchemiser_cli.domain.intents import Side
-from alchemiser_cli.domain.money import FRACTIONAL_STEP, ZERO, is_valid_tick
+from alchemiser_cli.domain.money import ZERO
 from alchemiser_cli.domain.orders import (
     Order,
     OrderRequest,
@@ -47,45 +46,10 @@ AWAITING_ROUTE = frozenset({OrderStatus.ACCEPTED.value, OrderStatus.PENDING_NEW.
                             OrderStatus.ACCEPTED_FOR_BIDDING.value})
 #: A cancel or a replace is in flight: the order can still fill.
 IN_FLIGHT = frozenset({OrderStatus.PENDING_CANCEL.value, OrderStatus.PENDING_REPLACE.value})
-WHOLE_SHARE_TIFS = frozenset({"day", "gtc", "ioc", "fok", "opg", "cls"})
 ONE_TICK_TIFS = frozenset({"ioc", "fok"})
-MIN_NOTIONAL = Decimal(1)
 
 
-class InsufficientBuyingPowerError(OrderRejectedError):
-    """Alpaca's 403 carries the account's buying power and the order's cost (alpaca-py#225)."""
-
-    def __init__(self, buying_power: Decimal, cost_basis: Decimal) -> None:
-        super().__init__("insufficient buying power", status=403, code=40310000)
-        self.buying_power = buying_power
-        self.cost_basis = cost_basis
-
-
-@dataclass(frozen=True, slots=True)
-class OrderSpec:
-    """Everything an Alpaca order POST can say that the simulator supports."""
-
-    symbol: str
-    side: Side
-    type: OrderType
-    qty: Decimal | None
-    notional: Decimal | None = None
-    limit_price: Decimal | None = None
-    time_in_force: str = "day"
-    client_order_id: str | None = None
-    extended_hours: bool = False
-
-    @classmethod
-    def from_request(cls, request: OrderRequest) -> OrderSpec:
-        return cls(request.symbol, request.side, request.type, request.qty,
-                   limit_price=request.limit_price, client_order_id=request.client_order_id)
-
-
-def _reject(message: str, status: int = 422, code: int = 42210000) -> OrderRejectedError:
-    return OrderRejectedError(message, status=status, code=code)
-
-
-class OrderLifecycle:
+class OrderLifecycle(OrderChecks):
     """Mixed into :class:`SimBroker`: submissions, cancels, replaces and their events."""
 
     if TYPE_CHECKING:
@@ -154,76 +118,6 @@ class OrderLifecycle:
             self._terminate(rec, OrderStatus.REJECTED, "rejected", reason="simulated rejection")
         return rec
 
-    def _validate(self, spec: OrderSpec, replaces: SimOrderRecord | None) -> Decimal:
-        """Alpaca's checks, in Alpaca's words; returns the share quantity."""
-        info = self.spec(spec.symbol)
-        if info is None:
-            raise _reject(f"asset {spec.symbol} not found", code=40010001)
-        if not info.tradable:
-            raise _reject(f"asset {spec.symbol} is not tradable")
-        if (spec.qty is None) == (spec.notional is None):
-            raise OrderRejectedError("qty or notional is required, not both", status=400,
-                                     code=40010001)
-        tif = spec.time_in_force
-        if tif not in WHOLE_SHARE_TIFS:
-            raise _reject(f"invalid time_in_force {tif}", code=40010001)
-        if spec.type is OrderType.LIMIT and (
-                spec.limit_price is None or not is_valid_tick(spec.limit_price)):
-            raise _reject(f"invalid limit_price {spec.limit_price}. sub-penny increment does not "
-                          "fulfill minimum pricing criteria")
-        if spec.extended_hours and (spec.type is not OrderType.LIMIT or tif != "day"):
-            raise _reject("extended hours order must be DAY limit orders")
-        bid, ask = self.true_touch(spec.symbol)
-        if spec.notional is not None:
-            if spec.notional < MIN_NOTIONAL:
-                raise _reject("notional must be at least $1", status=403, code=40310000)
-            price = spec.limit_price or (ask if spec.side is Side.BUY else bid)
-            qty = (spec.notional / price / FRACTIONAL_STEP).to_integral_value(ROUND_FLOOR) \
-                * FRACTIONAL_STEP
-        else:
-            assert spec.qty is not None
-            qty = spec.qty
-        if qty <= ZERO:
-            raise _reject("qty must be > 0", code=40010001)
-        fractional = spec.notional is not None or qty % 1 != 0
-        if fractional and not info.fractionable:
-            raise _reject("requested asset is not fractionable")
-        if fractional and tif != "day":
-            raise _reject("fractional orders must be DAY orders")
-        if qty % FRACTIONAL_STEP:
-            raise _reject("qty has more than 9 decimals", code=40010001)
-        faults = self.state.faults
-        if spec.symbol in faults.reject_symbols:
-            raise _reject("simulated rejection", status=403, code=40310000)
-        self._check_wash_trade(spec, replaces)
-        if spec.side is Side.SELL:
-            held = self.state.position_qty(spec.symbol) - self._open_qty(spec.symbol, Side.SELL)
-            if replaces is not None:
-                held += Decimal(replaces.qty) - Decimal(replaces.filled_qty)
-            if qty > held:
-                raise _reject(f"insufficient qty available for order (requested: {qty}, "
-                              f"available: {held})", status=403, code=40310000)
-        else:
-            limit = spec.limit_price if spec.type is OrderType.LIMIT else None
-            cost = qty * (limit if limit is not None else ask * Decimal("1.03"))
-            power = self.buying_power()
-            if replaces is not None and replaces.limit_price:
-                power += (Decimal(replaces.qty) - Decimal(replaces.filled_qty)) \
-                    * Decimal(replaces.limit_price)
-            if cost > power:
-                raise InsufficientBuyingPowerError(power, cost)
-        return qty
-
-    def _check_wash_trade(self, spec: OrderSpec, replaces: SimOrderRecord | None) -> None:
-        opposite = Side.SELL if spec.side is Side.BUY else Side.BUY
-        for rec in self.state.orders.values():
-            if (rec.symbol == spec.symbol and rec.side == opposite.value and rec is not replaces
-                    and not OrderStatus.parse(rec.status).terminal):
-                if self.state.faults.wash_trade_422:
-                    raise _reject("potential wash trade detected. use complex orders")
-                raise _reject("potential wash trade detected. use complex orders", status=403,
-                              code=40310000)
-
     # -- cancel and replace ------------------------------------------------------------------
     def _working_order(self, order_id: str) -> SimOrderRecord:
         """The order, if it exists and is not terminal (Alpaca's 404 and 422 otherwise)."""
@@ -281,18 +175,18 @@ class OrderLifecycle:
         try:
             old = self._working_order(order_id)
             if old.status in AWAITING_ROUTE:
-                raise _reject("unable to replace order, order isn't sent to exchange yet")
+                raise reject("unable to replace order, order isn't sent to exchange yet")
             if old.status in IN_FLIGHT:
-                raise _reject(f'order is already in "{old.status}" state')
+                raise reject(f'order is already in "{old.status}" state')
             if old.notional is not None:
-                raise _reject("notional orders cannot be replaced")
+                raise reject("notional orders cannot be replaced")
             if Decimal(old.qty) % 1 or (qty is not None and qty % 1):
-                raise _reject("fractional orders cannot be replaced", code=40010001)
+                raise reject("fractional orders cannot be replaced", code=40010001)
             old_limit = Decimal(old.limit_price) if old.limit_price else None
             if ((qty is None or qty == Decimal(old.qty))
                     and (limit_price is None or limit_price == old_limit)
                     and (time_in_force is None or time_in_force == old.time_in_force)):
-                raise _reject("order parameters are not changed")
+                raise reject("order parameters are not changed")
             spec = OrderSpec(old.symbol, Side(old.side), OrderType(old.type),
                              qty if qty is not None else Decimal(old.qty),
                              limit_price=limit_price if limit_price is not None else old_limit,

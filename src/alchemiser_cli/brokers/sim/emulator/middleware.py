@@ -15,7 +15,7 @@ from alchemiser_cli.brokers.port import BrokerError, RateLimitedError, Transient
 from alchemiser_cli.brokers.sim.emulator.app import AlpacaEmulator, RequestRecord, emulator_of
 from alchemiser_cli.brokers.sim.emulator.quota import QuotaAnswer
 from alchemiser_cli.brokers.sim.emulator.wire import error, num
-from alchemiser_cli.brokers.sim.lifecycle import InsufficientBuyingPowerError
+from alchemiser_cli.brokers.sim.order_checks import InsufficientBuyingPowerError
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -19,7 +19,7 @@ from aiohttp import web
 from alchemiser_cli.brokers.port import BrokerError, NotFoundError
 from alchemiser_cli.brokers.sim.emulator.app import emulator_of
 from alchemiser_cli.brokers.sim.emulator.wire import error, order_json
-from alchemiser_cli.brokers.sim.lifecycle import OrderSpec
+from alchemiser_cli.brokers.sim.order_checks import OrderSpec
 from alchemiser_cli.brokers.sim.state import SimOrderRecord
 from alchemiser_cli.domain.intents import Side
 from alchemiser_cli.domain.money import parse_decimal

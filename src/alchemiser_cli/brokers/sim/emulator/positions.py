@@ -17,7 +17,7 @@ from alchemiser_cli.brokers.sim.broker import SimBroker
 from alchemiser_cli.brokers.sim.emulator.app import emulator_of
 from alchemiser_cli.brokers.sim.emulator.assets import find_spec
 from alchemiser_cli.brokers.sim.emulator.wire import asset_id, error, exchange, num, order_json, qty_text
-from alchemiser_cli.brokers.sim.lifecycle import OrderSpec
+from alchemiser_cli.brokers.sim.order_checks import OrderSpec
 from alchemiser_cli.domain.intents import Side
 from alchemiser_cli.domain.money import FRACTIONAL_STEP, ZERO, round_to_tick
 from alchemiser_cli.domain.orders import OrderStatus, OrderType
