@@ -8,12 +8,13 @@ test_account_routes.py) and the models in alpaca-py's trading/models.py.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from aiohttp import web
 
+from alchemiser_cli.brokers.sim.calendar import next_open_close
 from alchemiser_cli.brokers.sim.market import SymbolSpec
 from alchemiser_cli.brokers.sim.state import SimOrderRecord
 from alchemiser_cli.domain.orders import Order, OrderStatus
@@ -60,6 +61,15 @@ def error(status: int, code: int | None, message: str, **extra: Any) -> web.Resp
     return web.json_response(body, status=status)
 
 
+def expires_at(rec: SimOrderRecord) -> str | None:
+    """DAY (and IOC/FOK/OPG/CLS) orders expire at the session's close; GTC after 90 days
+    (Alpaca's time-in-force docs, orders.md "Time in Force")."""
+    created = datetime.fromisoformat(rec.created_at)
+    if rec.time_in_force == "gtc":
+        return iso(created + timedelta(days=90))
+    return iso(next_open_close(created)[1])
+
+
 def order_json(rec: SimOrderRecord, snapshot: Order | None = None) -> dict[str, Any]:
     """An order as Alpaca sends it. ``snapshot`` (a trade update's order) overrides the
     fields that move, so a delayed event still shows the order as it was then."""
@@ -75,7 +85,7 @@ def order_json(rec: SimOrderRecord, snapshot: Order | None = None) -> dict[str, 
         "submitted_at": iso(rec.created_at),
         "filled_at": iso(terminal) if status == "filled" else None,
         "expired_at": iso(terminal) if status == "expired" else None,
-        "expires_at": None,
+        "expires_at": expires_at(rec),
         "canceled_at": iso(terminal) if status == "canceled" else None,
         "failed_at": iso(terminal) if status == "rejected" else None,
         "replaced_at": iso(terminal) if status == "replaced" else None,
