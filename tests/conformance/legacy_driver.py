@@ -22,7 +22,7 @@ def main() -> None:
                        "APCA_API_KEY_ID": key, "APCA_API_SECRET_KEY": secret,
                        "APCA_RETRY_MAX": "0"})
     from alpaca_trade_api.common import URL
-    from alpaca_trade_api.rest import REST, APIError
+    from alpaca_trade_api.rest import REST, APIError, TimeFrame, TimeFrameUnit
     from alpaca_trade_api.stream import Stream
 
     api = REST(raw_data=True)
@@ -45,6 +45,8 @@ def main() -> None:
 
     updates: list[dict[str, Any]] = []
     quotes: list[Any] = []
+    trades: list[Any] = []
+    bars: list[Any] = []
     stream = Stream(key, secret, base_url=URL(base), data_stream_url=URL(base.replace("http", "ws")),
                     data_feed="iex", raw_data=True)
 
@@ -54,8 +56,16 @@ def main() -> None:
     async def on_quote(quote: Any) -> None:
         quotes.append(quote)
 
+    async def on_trade(trade: Any) -> None:
+        trades.append(trade)
+
+    async def on_bar(bar: Any) -> None:
+        bars.append(bar)
+
     stream.subscribe_trade_updates(on_update)
     stream.subscribe_quotes(on_quote, "AAPL")
+    stream.subscribe_trades(on_trade, "AAPL")
+    stream.subscribe_bars(on_bar, "SPY")
     thread = threading.Thread(target=stream.run, daemon=True)
     thread.start()
     time.sleep(1.0)
@@ -68,6 +78,8 @@ def main() -> None:
     out["by_client_id"] = api.get_order_by_client_order_id("legacy-rest")
     out["listed"] = api.list_orders(status="open", nested=True, symbols=["AAPL"], side="buy",
                                     direction="asc", limit=10)
+    out["listed_after"] = api.list_orders(status="all", after="2999-01-01T00:00:00Z")
+    out["listed_until"] = api.list_orders(status="all", until="2999-01-01T00:00:00Z")
     out["replaced"] = api.replace_order(resting["id"], limit_price="101")
     time.sleep(0.5)
     out["old_after_replace"] = api.get_order(resting["id"])
@@ -77,7 +89,7 @@ def main() -> None:
     out["notional"] = api.submit_order("SPY", notional=100, side="buy", type="market",
                                        time_in_force="day")
     deadline = time.monotonic() + 8
-    while time.monotonic() < deadline and not (quotes and any(
+    while time.monotonic() < deadline and not (quotes and trades and bars and any(
             u["data"]["event"] == "fill" and u["data"]["order"]["id"] == filled["id"]
             for u in updates)):
         time.sleep(0.1)
@@ -89,16 +101,26 @@ def main() -> None:
     out["latest_trade"] = api.get_latest_trade("AAPL")
     out["latest_bar"] = api.get_latest_bar("AAPL")
     out["snapshot"] = sorted(api.get_snapshot("AAPL"))
+    out["latest_quotes"] = api.get_latest_quotes(["AAPL", "MSFT"])
+    out["latest_trades"] = api.get_latest_trades(["AAPL", "MSFT"])
+    out["latest_bars"] = api.get_latest_bars(["AAPL", "MSFT"])
+    out["snapshots"] = {k: sorted(v) for k, v in api.get_snapshots(["AAPL", "SPY"]).items()}
+    minute = TimeFrame(1, TimeFrameUnit.Minute)
+    out["bars"] = list(api.get_bars_iter("AAPL", minute, limit=5, raw=True))
+    out["bars_multi"] = list(api.get_bars_iter(["AAPL", "SPY"], minute, limit=4, raw=True))
     out["errors"] = {
         "missing_order": failure(lambda: api.get_order("00000000-0000-4000-8000-000000000000")),
         "sub_penny": failure(lambda: api.submit_order("AAPL", qty=1, side="buy", type="limit",
                                                       time_in_force="day", limit_price="1.001")),
         "no_position": failure(lambda: api.get_position("GLD")),
     }
+    out["close_all"] = api.close_all_positions()
     stream.stop()
     thread.join(6)
     out["updates"] = updates
     out["quotes"] = len(quotes)
+    out["trades"] = [t if isinstance(t, dict) else {} for t in trades[:3]]
+    out["bars_streamed"] = [b if isinstance(b, dict) else {} for b in bars[:3]]
     json.dump(out, sys.stdout, default=str)
 
 

@@ -127,13 +127,21 @@ def test_library_problems_become_one_short_line_each():
 
 
 class FakeStream:
-    """Just the two methods the health tracker wraps, and the flag it may clear."""
+    """Just the methods the health tracker wraps, and the flag it may clear."""
 
     def __init__(self, failure: BaseException | None) -> None:
         self.failure = failure
         self._should_run = True
+        self.seen: list[StreamStatus] = []
+        self.health: StreamHealth | None = None
+
+    async def _connect(self) -> None:
+        pass
 
     async def _start_ws(self) -> None:
+        await self._connect()
+        assert self.health is not None
+        self.seen.append(self.health.status)  # connected, not yet authenticated
         if self.failure is not None:
             raise self.failure
 
@@ -153,6 +161,7 @@ def test_stream_health_follows_the_connection(failure, status, stops):
     assert classify(failure) is status if failure is not None else True
     stream = FakeStream(failure)
     health = StreamHealth("test stream")
+    stream.health = health
     instrument(stream, health)
 
     async def main() -> StreamStatus:
@@ -162,6 +171,7 @@ def test_stream_health_follows_the_connection(failure, status, stops):
         return await waiting
 
     assert run(main, virtual=False) is status
+    assert stream.seen == [StreamStatus.CONNECTED]
     assert stream._should_run is (not stops)
     if failure is None:
         with pytest.raises(ConnectionError):

@@ -1,8 +1,9 @@
 """Know whether an alpaca-py stream is connected, refused or down.
 
-alpaca-py's streams keep retrying in their own thread and tell nobody. We wrap two of
-their methods on the instance: ``_start_ws`` (connect + authenticate) reports up or the
-reason it failed, ``_consume`` reports a lost connection. An authentication refusal or an
+alpaca-py's streams keep retrying in their own thread and tell nobody. We wrap three of
+their methods on the instance: ``_connect`` reports the socket open, ``_start_ws``
+(connect + authenticate) reports authenticated ("up") or the reason it failed, and
+``_consume`` reports a lost connection. An authentication refusal or an
 "insufficient subscription" stops the stream's retries (they cannot succeed); any other
 failure lets alpaca-py reconnect with its backoff. Everything here runs on the stream's
 thread except :meth:`StreamHealth.settled`, which waits on the caller's loop.
@@ -20,10 +21,14 @@ from alchemiser_cli.logs import redact
 
 class StreamStatus(StrEnum):
     CONNECTING = "connecting"
-    UP = "up"
+    CONNECTED = "connected"  # the socket is open; authentication pending
+    UP = "up"  # connected and authenticated
     DOWN = "down"  # unreachable or dropped; alpaca-py keeps retrying
     AUTH_FAILED = "auth_failed"  # the keys were refused: a configuration problem
     FEED_REFUSED = "feed_refused"  # 409 insufficient subscription (e.g. SIP without a plan)
+
+
+PENDING = frozenset({StreamStatus.CONNECTING, StreamStatus.CONNECTED})
 
 
 def classify(exc: BaseException) -> StreamStatus:
@@ -53,7 +58,7 @@ class StreamHealth:
     def set(self, status: StreamStatus, reason: str = "") -> None:
         with self._lock:
             self.status, self.reason = status, redact(reason)
-            if status is not StreamStatus.CONNECTING:
+            if status not in PENDING:
                 self.settled_once = True
                 waiters, self._waiters = self._waiters, []
             else:
@@ -70,7 +75,7 @@ class StreamHealth:
         """Wait (on the caller's loop) until the stream is up or has failed, or ``timeout``."""
         event = asyncio.Event()
         with self._lock:
-            if self.status is not StreamStatus.CONNECTING:
+            if self.status not in PENDING:
                 return self.status
             self._waiters.append((asyncio.get_running_loop(), event))
         try:
@@ -84,7 +89,12 @@ class StreamHealth:
 def instrument(stream: Any, health: StreamHealth) -> None:
     """Report ``stream``'s connection outcomes to ``health`` (see the module docstring)."""
     start_ws = stream._start_ws
+    connect = stream._connect
     consume = stream._consume
+
+    async def tracked_connect() -> None:
+        await connect()
+        health.set(StreamStatus.CONNECTED)
 
     async def tracked_start() -> None:
         health.set(StreamStatus.CONNECTING)
@@ -106,4 +116,5 @@ def instrument(stream: Any, health: StreamHealth) -> None:
                 health.set(StreamStatus.DOWN, "connection lost")
 
     stream._start_ws = tracked_start
+    stream._connect = tracked_connect
     stream._consume = tracked_consume
