@@ -44,3 +44,33 @@ def test_a_clean_run_prints_nothing_on_stderr(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""  # not even "sent 1000 (OK)" at shutdown
     assert "SPY" in result.stdout
+
+
+def test_sim_serve_logs_each_request_with_its_budget(tmp_path):
+    import json
+    import signal
+    import urllib.request
+
+    env = {**os.environ, "ALCH_DATA_DIR": str(tmp_path / "data"), "NO_COLOR": "1",
+           "PYTHONUNBUFFERED": "1"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "alchemiser_cli", "sim", "serve", "--port", "0", "--rate-limit",
+         "50", "--log-requests", "--key", "PKSERVE", "--secret", "serve-secret"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert server.stdout is not None
+        first = server.stdout.readline()
+        url = re.search(r"http://127\.0\.0\.1:\d+", first)
+        assert url is not None, first
+        request = urllib.request.Request(f"{url.group(0)}/v2/account", headers={
+            "APCA-API-KEY-ID": "PKSERVE", "APCA-API-SECRET-KEY": "serve-secret"})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.headers["X-RateLimit-Limit"] == "50"
+            assert json.loads(response.read())["status"] == "ACTIVE"
+        lines = [server.stdout.readline() for _ in range(5)]
+        logged = next(line for line in lines if line.startswith("GET /v2/account"))
+        assert re.match(r"^GET /v2/account 200 \d+\.\dms remaining=49$", logged.strip()), logged
+    finally:
+        server.send_signal(signal.SIGINT)
+        _, err = server.communicate(timeout=10)
+    assert "Traceback" not in err

@@ -100,7 +100,8 @@ async def serve_forever(state: SimState, host: str, port: int, *, key: str | Non
         runner = web.AppRunner(emulator.app(), access_log=None)
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
-        on_ready(f"http://{host}:{port}")
+        bound = runner.addresses[0][1] if runner.addresses else port  # --port 0: the one chosen
+        on_ready(f"http://{host}:{bound}")
         try:
             await asyncio.Event().wait()
         finally:
