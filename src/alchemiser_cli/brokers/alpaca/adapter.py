@@ -241,8 +241,11 @@ class AlpacaBroker:
             if self.feed is None:
                 access = await self.feed_access("sip", probe)
                 self.feed = "sip" if access.usable else "iex"
-                if not access.usable:
+                if access.refused:
                     stream_logs.warn_once(feeds.IEX_WARNING)
+                elif not access.usable:
+                    stream_logs.warn_once(f"could not check SIP access ({access.detail}); "
+                                          "quotes come from IEX's book only")
         return self.feed
 
     async def feed_access(self, feed: str, probe: str = "SPY") -> feeds.FeedAccess:
@@ -250,9 +253,9 @@ class AlpacaBroker:
         try:
             await self._latest(probe, feed)
         except BrokerError as exc:
-            refused = feeds.refused_sip(exc.status, str(exc))
-            detail = "no subscription for it" if refused else f"could not check: {exc}"
-            return feeds.FeedAccess(feed, False, detail)
+            if feeds.refused_sip(exc.status, str(exc)):
+                return feeds.FeedAccess(feed, False, "no subscription for it", refused=True)
+            return feeds.FeedAccess(feed, False, f"could not check: {exc}")
         return feeds.FeedAccess(feed, True, "available")
 
     async def get_order(self, order_id: str) -> Order:

@@ -22,6 +22,7 @@ class FeedAccess:
     feed: str
     usable: bool
     detail: str
+    refused: bool = False  # the broker said the subscription does not include it
 
 
 def stream_url(override: str | None, feed: str) -> str | None:
