@@ -2,7 +2,7 @@
 
 Sources: alpaca-py 0.44 trading/client.py and trading/models.py; recorded responses in
 alpaca-py tests/trading/trading_client/*.py; Alpaca's OpenAPI (trading-api.json) as quoted
-in /work/shared/reference/ALPACA_WIRE_AND_SEMANTICS.md (cited below as "wire notes §n").
+in the reference notes ALPACA_WIRE_AND_SEMANTICS.md (cited below as "wire notes §n").
 """
 
 from __future__ import annotations
