@@ -3,6 +3,10 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The legacy alpaca-trade-api drives the emulator in the conformance tests. It gets its own
+# virtualenv because its pins (websockets<11, urllib3<2, msgpack==1.0.3) clash with ours.
+LEGACY ?= .venv-legacy
+LEGACY_STAMP := $(LEGACY)/.installed
 
 .PHONY: setup test lint demo bench clean
 
@@ -16,10 +20,16 @@ $(STAMP): pyproject.toml
 	  || echo "note: systemd-analyze is missing (apt-get install systemd); tests/deploy needs it"
 	touch $(STAMP)
 
-setup: $(STAMP)
+$(LEGACY_STAMP):
+	$(PY) -m venv $(LEGACY)
+	$(LEGACY)/bin/python -m pip install --quiet --upgrade pip
+	$(LEGACY)/bin/python -m pip install --quiet 'alpaca-trade-api==3.2.0'
+	touch $(LEGACY_STAMP)
+
+setup: $(STAMP) $(LEGACY_STAMP)
 
 # The whole test suite (what .ci/run calls).
-test: $(STAMP)
+test: $(STAMP) $(LEGACY_STAMP)
 	$(BIN)/python -m pytest -n 2 -q
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
@@ -37,4 +47,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LEGACY) .demo .pytest_cache .mypy_cache .ruff_cache

@@ -153,7 +153,7 @@ class Settings(BaseSettings):
     data_url: str | None = None
     data_stream_url: str | None = None
     trading_stream_url: str | None = None
-    feed: str = "iex"
+    feed: str = "auto"  # auto: SIP when the account has it, else IEX (with a warning)
     data_dir: Path = Field(default_factory=lambda: _xdg("XDG_DATA_HOME", ".local/share") / "alch")
     quotes: QuoteSettings = QuoteSettings()
     execution: ExecutionSettings = ExecutionSettings()
@@ -196,8 +196,8 @@ class Settings(BaseSettings):
     @field_validator("feed")
     @classmethod
     def _feed(cls, value: str) -> str:
-        if value not in {"iex", "sip"}:
-            raise ValueError("feed must be iex or sip")
+        if value not in {"auto", "iex", "sip"}:
+            raise ValueError("feed must be auto, iex or sip")
         return value
 
     @classmethod
@@ -244,7 +244,8 @@ _config_path_hint: dict[str, Path | None] = {}
 _UNPRINTABLE = re.compile(r"[\s\x00-\x1f\x7f]")
 
 #: ``ALCH_*`` variables read outside the settings model (see the README).
-OTHER_ENVIRONMENT = frozenset({"CONFIG", "DEBUG", "LONG_TESTS", "SIM_KEY", "SIM_SECRET"})
+OTHER_ENVIRONMENT = frozenset({"CONFIG", "DEBUG", "LONG_TESTS", "SIM_KEY", "SIM_SECRET",
+                               "SIM_URL"})
 
 
 def check_environment(environ: Mapping[str, str]) -> None:

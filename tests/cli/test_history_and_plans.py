@@ -30,8 +30,8 @@ unusable quote rate: 0.0%
 quotes zero bid: 4
 orders (filled): 9 (9)
 median time to fill: 3.5s
-slippage bps (mean / median): 2.96 / 0.59
-slippage bps (notional-weighted): 1.86
+slippage bps (mean / median): 3.53 / 0.59
+slippage bps (notional-weighted): 2.09
 validation pass rate: 100.0% of 9
 fills by step: 1=6, 2=2, 3=0, market=1
 """
@@ -44,7 +44,7 @@ def test_metrics_after_a_few_runs(capsys):
     assert result.out == METRICS
     data = json.loads(alch(capsys, "metrics", "--json").out)
     assert data["fills_by_step"] == {"1": 6, "2": 2, "3": 0, "market": 1}
-    assert data["slippage_bps_notional_weighted"] == "1.86"
+    assert data["slippage_bps_notional_weighted"] == "2.09"
 
 
 def test_metrics_prometheus_text_and_atomic_file(capsys, tmp_path):
@@ -53,7 +53,7 @@ def test_metrics_prometheus_text_and_atomic_file(capsys, tmp_path):
     assert "# TYPE alch_fills_by_step gauge\n" in text
     assert 'alch_fills_by_step{step="market"} 1\n' in text
     assert 'alch_quote_source_ratio{source="stream"} 0.9048\n' in text
-    assert 'alch_slippage_bps{stat="notional_weighted"} 1.86\n' in text
+    assert 'alch_slippage_bps{stat="notional_weighted"} 2.09\n' in text
     for line in text.splitlines():  # every sample line is NAME{labels} VALUE
         assert line.startswith("#") or re.fullmatch(r'alch_[a-z_]+(\{[a-z_]+="[^"]*"\})? [-0-9.e]+',
                                                     line), line

@@ -21,6 +21,7 @@ pass  credentials      not needed for the simulator
 pass  broker           sim reachable
 pass  account          status ACTIVE
 pass  market clock     market open
+pass  data feeds       sim: simulated quotes
 pass  streaming quote  SPY 590.06/590.19
 pass  REST quote       SPY 590.06/590.19 age 0.0s
 pass  trade stream     trade_updates connected

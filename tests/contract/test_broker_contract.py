@@ -139,3 +139,48 @@ def test_duplicate_client_order_id_and_wash_trade(contract: Contract):
         return [o.client_order_id for o in await broker.list_open_orders()]
 
     assert contract.run(body) == ["c-dup"]
+
+
+def test_several_assets_in_one_read(contract: Contract):
+    async def body(broker: Broker, _: SimFaults):
+        return await broker.get_assets(["AAPL", "XLE", "NOPE"])
+
+    assets = contract.run(body)
+    assert set(assets) == {"AAPL", "XLE"}  # unknown symbols are simply absent
+    assert assets["AAPL"].fractionable and not assets["XLE"].fractionable
+
+
+def test_fill_events_describe_each_execution(contract: Contract):
+    # trade_updates: qty/price of a fill are that execution's; the order has the totals
+    # (Alpaca streaming docs, streaming.md; wire notes §2)
+    async def body(broker: Broker, faults: SimFaults):
+        faults.partial_probability = 1.0
+        order = await broker.submit_order(limit("c-exec", Side.BUY, "4", "300.00"))
+        fills = []
+        for _ in range(20):
+            update = await broker.wait_order_update(order.id, 5.0)
+            if update is None:
+                break
+            if update.event in ("fill", "partial_fill"):
+                fills.append(update)
+            if update.event == "fill":
+                break
+        return fills
+
+    fills = contract.run(body)
+    assert fills and fills[-1].event == "fill"
+    assert sum(f.qty for f in fills) == D(4)
+    assert all(f.price is not None and f.price < D(300) and f.execution_id for f in fills)
+    assert fills[-1].position_qty == D(64) and fills[-1].order.filled_qty == D(4)
+
+
+def test_an_order_can_fill_while_its_cancel_is_pending(contract: Contract):
+    # a cancel's 204 only means the request was accepted (alpaca-docs orders.md lifecycle)
+    async def body(broker: Broker, faults: SimFaults):
+        faults.cancel_latency = 30.0
+        order = await broker.submit_order(limit("c-race", Side.BUY, "1", "300.00"))
+        await broker.cancel_order(order.id)
+        return await until_terminal(broker, order.id)
+
+    final = contract.run(body)
+    assert final.status is OrderStatus.FILLED and final.filled_qty == D(1)

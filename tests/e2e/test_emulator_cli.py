@@ -10,62 +10,12 @@ import json
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from alchemiser_cli.brokers.sim.server import EmulatorThread
 from alchemiser_cli.domain.errors import ExitCode
 from tests.cli.helpers import alch
-
-PLAN = str(Path(__file__).parents[2] / "config" / "example-plan.toml")
-
-FAST = {  # short walks in wall-clock time
-    "ALCH_PROFILES__MEDIUM__STEP_WAIT_SECONDS": "0.6",
-    "ALCH_PROFILES__MEDIUM__MARKET_WAIT_SECONDS": "3",
-    "ALCH_PROFILES__LOW__STEP_WAIT_SECONDS": "0.6",
-    "ALCH_QUOTES__STREAM_TIMEOUT_SECONDS": "1",
-    "ALCH_EXECUTION__POLL_INTERVAL_SECONDS": "0.1",
-    "ALCH_EXECUTION__VALIDATION_TIMEOUT_SECONDS": "5",
-    "ALCH_EXECUTION__CANCEL_CONFIRM_SECONDS": "5",
-    "ALCH_EXECUTION__HTTP_TIMEOUT_SECONDS": "2",
-}
-
-
-@pytest.fixture
-def emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorThread]:
-    with EmulatorThread(key="PKE2E", secret="e2e-secret", tick_seconds=0.05) as emulator:
-        env = {
-            "APCA_API_KEY_ID": "PKE2E", "APCA_API_SECRET_KEY": "e2e-secret",
-            "ALCH_TRADING_URL": emulator.base_url, "ALCH_DATA_URL": emulator.base_url,
-            "ALCH_DATA_STREAM_URL": f"{emulator.ws_url}/v2/iex",
-            "ALCH_TRADING_STREAM_URL": f"{emulator.ws_url}/stream", **FAST,
-        }
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        yield emulator
-        assert_no_duplicates_and_nothing_open(emulator)
-
-
-def admin(emu: EmulatorThread, path: str, body: dict | None = None) -> dict:
-    request = urllib.request.Request(f"{emu.base_url}{path}", method="POST" if body is not None
-                                     else "GET", data=json.dumps(body or {}).encode(),
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=5) as response:
-        return json.loads(response.read())
-
-
-def faults(emu: EmulatorThread, *items: str) -> None:
-    admin(emu, "/_sim/faults", {"set": list(items)})
-
-
-def assert_no_duplicates_and_nothing_open(emu: EmulatorThread) -> None:
-    orders = emu.state.orders.values()
-    ids = [o.client_order_id for o in orders]
-    assert len(ids) == len(set(ids)), ids
-    assert not [o.client_order_id for o in orders
-                if o.status not in {"filled", "canceled", "rejected", "replaced"}]
+from tests.e2e.emulator import PLAN, admin, faults
 
 
 def test_quote_through_alpaca_py(capsys, emu):
@@ -200,10 +150,12 @@ def test_a_rejection_mid_walk_through_the_trade_stream(capsys, emu):
 
 
 def test_wrong_keys_fail_closed(capsys, emu, monkeypatch):
+    # A refused key is a configuration problem (exit 3), not an unreachable broker.
     monkeypatch.setenv("APCA_API_SECRET_KEY", "wrong")
     result = alch(capsys, "place", "AAPL", "buy", "1", "--paper")
-    assert result.code == ExitCode.BROKER
-    assert "request is not authorized" in result.err
+    assert result.code == ExitCode.CONFIG
+    assert result.err.startswith("error: the broker refused the credentials (HTTP 403")
+    assert result.err.count("\n") == 1
     assert "wrong" not in result.err
 
 
@@ -226,3 +178,48 @@ def test_known_keys_never_appear_in_output_logs_or_the_journal(capsys, emu, tmp_
             if path.is_file():
                 assert secret.encode() not in path.read_bytes(), path
         assert secret not in (tmp_path / "s.toml").read_text()
+
+
+def test_sim_commands_steer_a_running_emulator(capsys, emu):
+    url = emu.base_url
+    assert alch(capsys, "sim", "fault", "--url", url, "limit_fills=false", "http_429=1").code == 0
+    assert emu.state.faults.limit_fills is False
+    assert emu.emulator is not None and emu.emulator.http.http_429 == 1
+    assert alch(capsys, "place", "AAPL", "buy", "1", "--paper").code == ExitCode.OK
+    status = alch(capsys, "sim", "status", "--url", url, "--json", "--log", "3")
+    assert status.code == 0, status.err
+    data = json.loads(status.out)
+    assert data["active_faults"] == {"limit_fills": False}  # the 429 was used up
+    assert data["requests"]["POST /v2/orders"] >= 1 and len(data["log"]) == 3
+    text = alch(capsys, "sim", "status", "--url", url, "--log", "2").out
+    assert "faults: {\"limit_fills\": false}" in text and "remaining=" in text
+    assert alch(capsys, "sim", "reset", "--url", url, "--cash", "1000", "--empty").code == 0
+    assert emu.state.cash == "1000" and emu.state.positions == {} and emu.state.orders == {}
+    bad = alch(capsys, "sim", "fault", "--url", url, "no_such_fault")
+    assert bad.code == ExitCode.USAGE and "unknown fault" in bad.err
+
+
+def test_sim_url_env_and_an_unreachable_emulator(capsys, emu, monkeypatch):
+    monkeypatch.setenv("ALCH_SIM_URL", emu.base_url)
+    assert alch(capsys, "sim", "fault", "sip_refused").code == 0
+    assert emu.emulator is not None and emu.emulator.http.sip_refused
+    monkeypatch.setenv("ALCH_SIM_URL", "http://127.0.0.1:9")
+    result = alch(capsys, "sim", "status")
+    assert result.code == ExitCode.BROKER
+    assert result.err.startswith("error: cannot reach an emulator at http://127.0.0.1:9")
+
+
+def test_the_request_log_names_method_path_status_latency_and_budget(capsys, monkeypatch):
+    import re
+
+    from alchemiser_cli.brokers.sim.emulator import EmulatorThread
+    from tests.e2e.emulator import alch_env
+
+    lines: list[str] = []
+    with EmulatorThread(key="PKE2E", secret="e2e-secret", log=lines.append) as logged:
+        for key, value in alch_env(logged).items():
+            monkeypatch.setenv(key, value)
+        assert alch(capsys, "place", "AAPL", "buy", "1", "--paper").code == ExitCode.OK
+    pattern = re.compile(r"^(GET|POST|DELETE|PATCH) /v2/\S+ \d{3} \d+\.\dms remaining=\d+$")
+    assert lines and all(pattern.match(line) for line in lines), lines[:5]
+    assert any(line.startswith("POST /v2/orders 200 ") for line in lines)

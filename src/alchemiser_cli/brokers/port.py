@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from alchemiser_cli.domain.errors import ConfigError
 from alchemiser_cli.domain.orders import (
     Account,
     Asset,
@@ -21,6 +22,14 @@ from alchemiser_cli.domain.orders import (
     TradeUpdate,
 )
 from alchemiser_cli.domain.quotes import Quote
+
+
+class BrokerAuthError(ConfigError):
+    """The broker refused our credentials (bad or revoked keys): a configuration problem.
+
+    Deliberately *not* a :class:`BrokerError`: no ``except BrokerError`` in the core may
+    turn it into a rejection, a retry or an unreachable broker. It exits 3.
+    """
 
 
 class BrokerError(Exception):
@@ -70,6 +79,11 @@ class Broker(Protocol):
     async def get_account(self) -> Account: ...
     async def get_clock(self) -> MarketClock: ...
     async def get_asset(self, symbol: str) -> Asset: ...
+
+    async def get_assets(self, symbols: Sequence[str]) -> dict[str, Asset]:
+        """Several assets in one read; symbols the broker does not know are simply absent."""
+        ...
+
     async def get_positions(self) -> list[Position]: ...
     async def get_position(self, symbol: str) -> Position | None: ...
     async def latest_quote(self, symbol: str) -> Quote | None: ...

@@ -71,7 +71,7 @@ class QuoteService:
             raw_bid=quote.bid, raw_ask=quote.ask, age_seconds=assessed.age_seconds,
             zero_bid=assessed.zero_bid, zero_ask=assessed.zero_ask,
             problem=None if assessed.problem is None else assessed.problem.value,
-            fallback=fallback, at=self._clock.now(),
+            fallback=fallback, at=self._clock.now(), feed=getattr(self._broker, "feed", None),
         ))
         return assessed
 

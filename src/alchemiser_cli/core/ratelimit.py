@@ -86,6 +86,12 @@ class GuardedBroker:
         self._backoff = backoff_seconds
         self.requests: dict[str, int] = {}
 
+    @property
+    def feed(self) -> str | None:
+        """The market-data feed the broker's quotes come from (None: not a feed broker)."""
+        value = getattr(self.inner, "feed", None)
+        return value if isinstance(value, str) else None
+
     async def _call(self, kind: str, fn: Callable[[], Awaitable[T]], *, retry: bool) -> T:
         attempt = 0
         while True:
@@ -116,6 +122,9 @@ class GuardedBroker:
 
     async def get_asset(self, symbol: str) -> Asset:
         return await self._call("asset", lambda: self.inner.get_asset(symbol), retry=True)
+
+    async def get_assets(self, symbols: Sequence[str]) -> dict[str, Asset]:
+        return await self._call("assets", lambda: self.inner.get_assets(symbols), retry=True)
 
     async def get_positions(self) -> list[Position]:
         return await self._call("positions", self.inner.get_positions, retry=True)

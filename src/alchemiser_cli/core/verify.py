@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from alchemiser_cli.brokers.factory import BrokerMode, account_key, open_broker
-from alchemiser_cli.brokers.port import Broker, BrokerError
+from alchemiser_cli.brokers.port import Broker, BrokerAuthError, BrokerError
 from alchemiser_cli.clock import Clock
 from alchemiser_cli.core.lock import AccountLock
 from alchemiser_cli.domain.errors import AlchError
@@ -31,6 +31,7 @@ class Check:
     name: str
     status: CheckStatus
     detail: str
+    credentials_problem: bool = False  # a failure that means the keys are missing or refused
 
     @property
     def passed(self) -> bool:
@@ -63,7 +64,8 @@ def local_checks(mode: BrokerMode, settings: Settings) -> list[Check]:
                             f"key {redact(settings.api_key_id.get_secret_value())} and secret set"))
     else:
         checks.append(Check("credentials", CheckStatus.FAIL,
-                            "APCA_API_KEY_ID / APCA_API_SECRET_KEY not set"))
+                            "APCA_API_KEY_ID / APCA_API_SECRET_KEY not set",
+                            credentials_problem=True))
     checks.append(Check("walk profile", CheckStatus.PASS, describe_profiles(settings)))
     try:
         journal = Journal(settings.data_dir / "journal.sqlite3")
@@ -85,8 +87,8 @@ def local_checks(mode: BrokerMode, settings: Settings) -> list[Check]:
 async def broker_checks(mode: BrokerMode, settings: Settings, probe: str,
                         stream_wait: float) -> list[Check]:
     """Reachability, account, clock, quotes and the trade stream, each reported."""
-    names = ["broker", "account", "market clock", "streaming quote", "REST quote",
-             "trade stream"]
+    names = ["broker", "account", "market clock", "data feeds", "streaming quote",
+             "REST quote", "trade stream"]
     if mode is not BrokerMode.SIM and not settings.has_credentials:
         return [Check(n, CheckStatus.SKIP, "no credentials") for n in names]
     checks: list[Check] = []
@@ -95,6 +97,10 @@ async def broker_checks(mode: BrokerMode, settings: Settings, probe: str,
             broker, clock = opened.broker, opened.clock
             try:
                 account = await broker.get_account()
+            except BrokerAuthError as exc:
+                checks.append(Check("broker", CheckStatus.FAIL, str(exc), credentials_problem=True))
+                return checks + [Check(n, CheckStatus.SKIP, "credentials refused")
+                                 for n in names[1:]]
             except BrokerError as exc:
                 checks.append(Check("broker", CheckStatus.FAIL, f"unreachable: {exc}"))
                 return checks + [Check(n, CheckStatus.SKIP, "broker unreachable")
@@ -106,12 +112,31 @@ async def broker_checks(mode: BrokerMode, settings: Settings, probe: str,
                 f"status {account.status}" + ("" if active else
                                               ", trading or account blocked")))
             checks.append(await _clock_check(broker, clock))
+            checks.append(await _feed_check(broker, probe))
             checks.extend(await _quote_checks(broker, clock, settings, probe, stream_wait))
             checks.append(await _trade_stream_check(broker, clock, stream_wait))
+    except BrokerAuthError as exc:  # a stream refused the keys after REST accepted them
+        rest = [n for n in names if n not in {c.name for c in checks}]
+        return checks + [Check(rest[0], CheckStatus.FAIL, str(exc), credentials_problem=True)] + [
+            Check(n, CheckStatus.SKIP, "credentials refused") for n in rest[1:]]
     except (AlchError, OSError) as exc:
         return [Check("broker", CheckStatus.FAIL, str(exc))] + [
             Check(n, CheckStatus.SKIP, "broker unavailable") for n in names[1:]]
     return checks
+
+
+async def _feed_check(broker: Broker, probe: str) -> Check:
+    """Which market-data feeds the account may use (both are probed) and which one is used."""
+    access = getattr(broker, "feed_access", None)
+    if access is None:
+        return Check("data feeds", CheckStatus.PASS, f"{broker.name}: simulated quotes")
+    found = [await access(feed, probe) for feed in ("iex", "sip")]
+    usable = [f.feed for f in found if f.usable]
+    parts = [f"{f.feed} {'yes' if f.usable else 'no (' + f.detail + ')'}" for f in found]
+    configured = getattr(broker, "feed", None)
+    using = configured or ("sip" if "sip" in usable else "iex")
+    status = CheckStatus.PASS if using in usable else CheckStatus.FAIL
+    return Check("data feeds", status, f"{', '.join(parts)}; quotes use {using}")
 
 
 async def _clock_check(broker: Broker, clock: Clock) -> Check:

@@ -72,6 +72,7 @@ class QuoteTaken(Event):
     problem: str | None
     fallback: bool  # True when REST was used because the stream had nothing usable
     at: datetime
+    feed: str | None = None  # the market-data feed the quote came from (iex, sip), if known
 
 
 @dataclass(frozen=True, slots=True)

@@ -138,8 +138,18 @@ class MarketClock:
 
 @dataclass(frozen=True, slots=True)
 class TradeUpdate:
-    """One event from the trade-updates stream."""
+    """One event from the trade-updates stream.
+
+    On ``fill``/``partial_fill`` events ``qty`` and ``price`` describe that one
+    execution (the order carries the cumulative ``filled_qty``/``filled_avg_price``),
+    ``position_qty`` is the position after it and ``execution_id`` names it; they are
+    None on other events or when the broker leaves them out.
+    """
 
     event: str
     order: Order
     timestamp: datetime
+    qty: Decimal | None = None
+    price: Decimal | None = None
+    position_qty: Decimal | None = None
+    execution_id: str | None = None

@@ -6,9 +6,14 @@ Choices that differ from alpaca-py's defaults, and why:
   off (``_retry = 0``). Reads are retried by :class:`GuardedBroker`; a submission
   whose outcome is unknown is resolved by client_order_id, never resent blind.
 - alpaca-py sets no HTTP timeout; we set one, so a hung call becomes a transient error.
+- Refused credentials (401/403 in every form Alpaca uses) raise :class:`BrokerAuthError`
+  on every call, never an order rejection.
 - Each stream runs ``run()`` in its own thread with its own loop. That avoids the
   deadlock of subscribing from the stream's own loop and the busy-spin before the
-  first subscription; events cross into our loop with ``call_soon_threadsafe``.
+  first subscription; events cross into our loop with ``call_soon_threadsafe``. Their
+  health is tracked (``streams``), so a stream that cannot connect is reported at once
+  instead of every quote waiting out the stream timeout; their log records go through
+  one handler of ours (``stream_logs``).
 """
 
 from __future__ import annotations
@@ -16,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -29,19 +33,23 @@ from alpaca.data.historical.stock import StockHistoricalDataClient
 from alpaca.data.live.stock import StockDataStream
 from alpaca.data.requests import StockLatestQuoteRequest
 from alpaca.trading.client import TradingClient
-from alpaca.trading.enums import OrderSide, QueryOrderStatus, TimeInForce
-from alpaca.trading.requests import GetOrdersRequest, LimitOrderRequest, MarketOrderRequest
+from alpaca.trading.enums import AssetClass, OrderSide, QueryOrderStatus, TimeInForce
+from alpaca.trading.requests import (
+    GetAssetsRequest,
+    GetOrdersRequest,
+    LimitOrderRequest,
+    MarketOrderRequest,
+)
 from alpaca.trading.stream import TradingStream
 from requests import RequestException, Response
 
-from alchemiser_cli.brokers.alpaca import parse
+from alchemiser_cli.brokers.alpaca import feeds, parse, stream_logs
+from alchemiser_cli.brokers.alpaca.errors import map_error, retry_after
+from alchemiser_cli.brokers.alpaca.streams import StreamHealth, StreamStatus, instrument
 from alchemiser_cli.brokers.port import (
+    BrokerAuthError,
     BrokerError,
-    DuplicateClientOrderIdError,
-    NotCancelableError,
     NotFoundError,
-    OrderRejectedError,
-    RateLimitedError,
     TransientBrokerError,
 )
 from alchemiser_cli.clock import Clock, wait_for
@@ -56,49 +64,10 @@ from alchemiser_cli.domain.orders import (
     TradeUpdate,
 )
 from alchemiser_cli.domain.quotes import Quote
-from alchemiser_cli.logs import protect_secrets
+from alchemiser_cli.logs import protect_secrets, redact
 from alchemiser_cli.settings import Settings
 
 T = TypeVar("T")
-
-
-def map_error(exc: APIError, *, submitting: bool = False, cancelling: bool = False) -> BrokerError:
-    """Alpaca's HTTP errors to our classes (which decide retry and fail-closed behaviour)."""
-    status = exc.status_code
-    code: int | None = None
-    message = str(exc)
-    with contextlib.suppress(ValueError, TypeError, KeyError, json.JSONDecodeError):
-        body = json.loads(str(exc))
-        code, message = body.get("code"), str(body.get("message", message))
-    if status == 429:
-        retry_after = None
-        response = exc.response
-        if response is not None:
-            retry_after = _retry_after(response)
-        return RateLimitedError(f"rate limit exceeded: {message}", retry_after=retry_after)
-    if status is None or status >= 500 or status == 408:
-        return TransientBrokerError(f"HTTP {status}: {message}", status=status, code=code)
-    if status == 404:
-        return NotFoundError(message, status=status, code=code)
-    if "client_order_id must be unique" in message:
-        return DuplicateClientOrderIdError(message, status=status, code=code)
-    if cancelling and status == 422:
-        return NotCancelableError(message, status=status, code=code)
-    if submitting:
-        return OrderRejectedError(message, status=status, code=code)
-    return BrokerError(f"HTTP {status}: {message}", status=status, code=code)
-
-
-def _retry_after(response: Response) -> float | None:
-    header = response.headers.get("Retry-After")
-    if header:
-        with contextlib.suppress(ValueError):
-            return max(float(header), 0.0)
-    reset = response.headers.get("X-RateLimit-Reset")
-    if reset:
-        with contextlib.suppress(ValueError):
-            return max(float(reset) - time.time(), 0.0)
-    return None
 
 
 def _raw(value: object) -> dict[str, Any]:
@@ -125,6 +94,7 @@ class AlpacaBroker:
         self._key = settings.api_key_id.get_secret_value()
         self._secret = settings.api_secret_key.get_secret_value()
         protect_secrets([self._key, self._secret])
+        self._logs = stream_logs.install()
         self._settings = settings
         self._paper = paper
         self._clock = clock
@@ -138,7 +108,10 @@ class AlpacaBroker:
             session.request = functools.partial(  # type: ignore[method-assign]
                 session.request, timeout=http_timeout)
             session.hooks["response"].append(self._on_response)
-        self._feed = DataFeed.SIP if settings.feed == "sip" else DataFeed.IEX
+        #: The market-data feed quotes come from ("iex" or "sip"); None until known.
+        self.feed: str | None = settings.feed if settings.feed in feeds.FEEDS else None
+        self._feed_lock = asyncio.Lock()
+        self._stream_wait = settings.quotes.stream_timeout_seconds
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="alpaca-rest")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pause_until = 0.0
@@ -147,6 +120,8 @@ class AlpacaBroker:
         self._updates: dict[str, asyncio.Queue[TradeUpdate]] = {}
         self._data_stream: StockDataStream | None = None
         self._trade_stream: TradingStream | None = None
+        self.data_health = StreamHealth("market-data stream")
+        self.trade_health = StreamHealth("trade stream")
         self._threads: list[threading.Thread] = []
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -154,6 +129,7 @@ class AlpacaBroker:
         self._loop = asyncio.get_running_loop()
         stream = TradingStream(self._key, self._secret, paper=self._paper, raw_data=True,
                                url_override=self._settings.trading_stream_url)  # type: ignore[arg-type]
+        instrument(stream, self.trade_health)
         stream.subscribe_trade_updates(self._on_trade_update)
         self._trade_stream = stream
         self._start_thread(stream.run, "alpaca-trade-stream")
@@ -164,25 +140,29 @@ class AlpacaBroker:
         self._threads.append(thread)
 
     async def close(self) -> None:
-        for stream in (self._data_stream, self._trade_stream):
-            loop = getattr(stream, "_loop", None)
-            if stream is None or loop is None or not loop.is_running():
-                continue
-            with contextlib.suppress(Exception):
-                await asyncio.to_thread(stream.stop)
-                # stop() only takes effect after the stream's 5 s recv timeout; closing the
-                # socket from its own loop ends the wait now. The coroutine is created in
-                # that loop, so nothing is left un-awaited if the loop has just finished.
-                loop.call_soon_threadsafe(lambda s=stream, lp=loop: lp.create_task(s.close()))
-        for thread in self._threads:
-            await asyncio.to_thread(thread.join, 6.0)
+        self._logs.quiet += 1  # the closing handshake is not a problem worth a line
+        try:
+            for stream in (self._data_stream, self._trade_stream):
+                loop = getattr(stream, "_loop", None)
+                if stream is None or loop is None or not loop.is_running():
+                    continue
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(stream.stop)
+                    # stop() only takes effect after the stream's 5 s recv timeout; closing the
+                    # socket from its own loop ends the wait now. The coroutine is created in
+                    # that loop, so nothing is left un-awaited if the loop has just finished.
+                    loop.call_soon_threadsafe(lambda s=stream, lp=loop: lp.create_task(s.close()))
+            for thread in self._threads:
+                await asyncio.to_thread(thread.join, 6.0)
+        finally:
+            self._logs.quiet -= 1
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _on_response(self, response: Response, *args: Any, **kwargs: Any) -> None:
         """Honour X-RateLimit-*: when the budget is spent, pause until it resets."""
         remaining = response.headers.get("X-RateLimit-Remaining")
         if remaining is not None and remaining.strip() == "0":
-            wait = _retry_after(response)
+            wait = retry_after(response)
             if wait:
                 self._pause_until = max(self._pause_until, time.monotonic() + wait)
 
@@ -197,7 +177,8 @@ class AlpacaBroker:
         try:
             return await loop.run_in_executor(self._pool, fn)
         except APIError as exc:
-            raise map_error(exc, submitting=submitting, cancelling=cancelling) from exc
+            raise map_error(exc.status_code, str(exc), exc.response, submitting=submitting,
+                            cancelling=cancelling) from None
         except RequestException as exc:
             raise TransientBrokerError(f"network error: {type(exc).__name__}") from exc
         except parse.ParseError as exc:
@@ -213,6 +194,22 @@ class AlpacaBroker:
     async def get_asset(self, symbol: str) -> Asset:
         return await self._rest(lambda: parse.asset(_raw(self._trading.get_asset(symbol))))
 
+    async def get_assets(self, symbols: Sequence[str]) -> dict[str, Asset]:
+        """One ``GET /v2/assets?asset_class=us_equity`` (Alpaca's "Get assets" reference,
+        docs.alpaca.markets/reference/get-v2-assets: filters ``status``, ``asset_class``,
+        ``exchange``, ``attributes``; there is no symbol filter), filtered here. No
+        ``status`` filter, so inactive assets are found and reported as not tradable."""
+        wanted = set(symbols)
+        request = GetAssetsRequest(asset_class=AssetClass.US_EQUITY)
+
+        def call() -> dict[str, Asset]:
+            rows = _raw_list(self._trading.get_all_assets(request))
+            found = (parse.asset(_raw(r)) for r in rows
+                     if isinstance(r, dict) and r.get("symbol") in wanted)
+            return {a.symbol: a for a in found}
+
+        return await self._rest(call)
+
     async def get_positions(self) -> list[Position]:
         return await self._rest(
             lambda: [parse.position(_raw(p)) for p in _raw_list(self._trading.get_all_positions())])
@@ -224,14 +221,42 @@ class AlpacaBroker:
         except NotFoundError:
             return None
 
-    async def latest_quote(self, symbol: str) -> Quote | None:
+    async def _latest(self, symbol: str, feed: str) -> Quote | None:
         def call() -> Quote | None:
-            request = StockLatestQuoteRequest(symbol_or_symbols=[symbol], feed=self._feed)
+            request = StockLatestQuoteRequest(symbol_or_symbols=[symbol], feed=DataFeed(feed))
             raw: Any = self._data.get_stock_latest_quote(request)
             entry = raw.get(symbol) if isinstance(raw, dict) else None
             return parse.quote(symbol, entry) if entry else None
 
         return await self._rest(call)
+
+    async def latest_quote(self, symbol: str) -> Quote | None:
+        return await self._latest(symbol, await self._resolve_feed(symbol))
+
+    async def _resolve_feed(self, probe: str = "SPY") -> str:
+        """The configured feed, or for ``auto``: SIP if the account may use it, else IEX."""
+        if self.feed is not None:
+            return self.feed
+        async with self._feed_lock:
+            if self.feed is None:
+                access = await self.feed_access("sip", probe)
+                self.feed = "sip" if access.usable else "iex"
+                if access.refused:
+                    stream_logs.warn_once(feeds.IEX_WARNING)
+                elif not access.usable:
+                    stream_logs.warn_once(f"could not check SIP access ({access.detail}); "
+                                          "quotes come from IEX's book only")
+        return self.feed
+
+    async def feed_access(self, feed: str, probe: str = "SPY") -> feeds.FeedAccess:
+        """Can this account read ``feed``? One latest-quote request says."""
+        try:
+            await self._latest(probe, feed)
+        except BrokerError as exc:
+            if feeds.refused_sip(exc.status, str(exc)):
+                return feeds.FeedAccess(feed, False, "no subscription for it", refused=True)
+            return feeds.FeedAccess(feed, False, f"could not check: {exc}")
+        return feeds.FeedAccess(feed, True, "available")
 
     async def get_order(self, order_id: str) -> Order:
         return await self._rest(lambda: parse.order(_raw(self._trading.get_order_by_id(order_id))))
@@ -267,36 +292,50 @@ class AlpacaBroker:
         await self._rest(lambda: self._trading.cancel_order_by_id(order_id), cancelling=True)
 
     # -- streams ---------------------------------------------------------------------------
+    def _refused(self, health: StreamHealth) -> None:
+        if health.status is StreamStatus.AUTH_FAILED:
+            raise BrokerAuthError(redact(
+                f"the {health.name} refused the credentials ({health.reason}); check "
+                "APCA_API_KEY_ID and APCA_API_SECRET_KEY"))
+
     async def subscribe_quotes(self, symbols: Sequence[str]) -> bool:
+        """Subscribe, and say honestly whether the stream is connected (False: use REST)."""
+        self._refused(self.data_health)
         new = [s for s in symbols if s not in self._quote_events]
         for symbol in new:
             self._quote_events[symbol] = asyncio.Event()
-        if not new:
-            return True
-        if self._data_stream is None:
-            stream = StockDataStream(self._key, self._secret, raw_data=True, feed=self._feed,
-                                     url_override=self._settings.data_stream_url)
+        if new and self._data_stream is None:
+            feed = await self._resolve_feed(new[0])
+            stream = StockDataStream(
+                self._key, self._secret, raw_data=True, feed=DataFeed(feed),
+                url_override=feeds.stream_url(self._settings.data_stream_url, feed))
+            instrument(stream, self.data_health)
             stream.subscribe_quotes(self._on_quote, *new)  # before run(): no busy-spin
             self._data_stream = stream
             self._start_thread(stream.run, "alpaca-data-stream")
-        else:
-            stream = self._data_stream
-            await asyncio.to_thread(stream.subscribe_quotes, self._on_quote, *new)
-        return True
+        elif new and self._data_stream is not None:
+            # from a worker thread: subscribing from the stream's own loop would deadlock
+            await asyncio.to_thread(self._data_stream.subscribe_quotes, self._on_quote, *new)
+        status = await self.data_health.settled(self._stream_wait)
+        self._refused(self.data_health)
+        return status is StreamStatus.UP
 
     async def stream_quote(self, symbol: str, timeout: float) -> Quote | None:
         event = self._quote_events.get(symbol)
-        if event is None:
-            return None
+        if event is None or not self.data_health.up:
+            return None  # known to be down: REST at once, no wait
         if await wait_for(event.wait(), timeout) is None:
             return None
         event.clear()
         return self._quotes.get(symbol)
 
     async def trade_stream_ok(self) -> bool:
-        stream = self._trade_stream
-        alive = any(t.name == "alpaca-trade-stream" and t.is_alive() for t in self._threads)
-        return bool(stream is not None and alive and getattr(stream, "_running", False))
+        if self._trade_stream is None:
+            return False
+        if not self.trade_health.settled_once:  # the first connection is still being made
+            await self.trade_health.settled(self._stream_wait)
+        self._refused(self.trade_health)
+        return self.trade_health.up
 
     async def wait_order_update(self, order_id: str, timeout: float) -> TradeUpdate | None:
         queue = self._updates.setdefault(order_id, asyncio.Queue())

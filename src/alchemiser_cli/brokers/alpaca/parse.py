@@ -116,5 +116,12 @@ def quote(symbol: str, raw: dict[str, Any]) -> Quote:
 
 
 def trade_update(raw: dict[str, Any]) -> TradeUpdate:
+    """A trade_updates message; ``qty``/``price`` of a fill describe that execution only
+    (Alpaca streaming docs; alpaca-py trading/models.py ``TradeUpdate``)."""
     data = raw.get("data", raw)
-    return TradeUpdate(str(data["event"]), order(data["order"]), when(data["timestamp"]))
+    execution = data.get("execution_id")
+    return TradeUpdate(
+        str(data["event"]), order(data["order"]), when(data["timestamp"]),
+        qty=opt_dec(data.get("qty"), "qty"), price=opt_dec(data.get("price"), "price"),
+        position_qty=opt_dec(data.get("position_qty"), "position_qty"),
+        execution_id=None if execution in (None, "") else str(execution))

@@ -11,21 +11,16 @@ import asyncio
 import contextlib
 import os
 import signal
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 from alchemiser_cli.brokers.port import (
-    BrokerError,
-    DuplicateClientOrderIdError,
-    NotCancelableError,
     NotFoundError,
-    OrderRejectedError,
     RateLimitedError,
-    TransientBrokerError,
 )
+from alchemiser_cli.brokers.sim.lifecycle import AWAITING_ROUTE, IN_FLIGHT, OrderLifecycle
 from alchemiser_cli.brokers.sim.market import (
     DEFAULT_UNIVERSE,
     FillModel,
@@ -36,6 +31,7 @@ from alchemiser_cli.brokers.sim.market import (
     touch,
     unit_random,
 )
+from alchemiser_cli.brokers.sim.reads import AccountReads
 from alchemiser_cli.brokers.sim.state import (
     DEFAULT_START,
     SimOrderRecord,
@@ -45,16 +41,11 @@ from alchemiser_cli.brokers.sim.state import (
 )
 from alchemiser_cli.clock import Clock, wait_for
 from alchemiser_cli.domain.intents import Side
-from alchemiser_cli.domain.money import FRACTIONAL_STEP, ZERO, is_valid_tick, tick_for
+from alchemiser_cli.domain.money import FRACTIONAL_STEP, ZERO, tick_for
 from alchemiser_cli.domain.orders import (
-    Account,
-    Asset,
-    MarketClock,
     Order,
-    OrderRequest,
     OrderStatus,
     OrderType,
-    Position,
     TradeUpdate,
 )
 from alchemiser_cli.domain.quotes import Quote
@@ -62,8 +53,12 @@ from alchemiser_cli.domain.quotes import Quote
 MAX_CATCHUP_TICKS = 2000
 
 
-class SimBroker:
-    """In-process simulated brokerage. Use as an async context manager."""
+class SimBroker(AccountReads, OrderLifecycle):
+    """In-process simulated brokerage. Use as an async context manager.
+
+    The order lifecycle (submission, cancel, replace, events) is :class:`OrderLifecycle`;
+    account, clock, asset and position reads are :class:`AccountReads`.
+    """
 
     name = "sim"
 
@@ -200,66 +195,7 @@ class SimBroker:
             save_state(self._path, self.state)
         self._dirty = False
 
-    # -- Broker port: reads -------------------------------------------------------------------
-    async def get_account(self) -> Account:
-        self._call(read=True)
-        try:
-            cash = Decimal(self.state.cash)
-            equity = cash + sum(
-                (Decimal(p.qty) * self.mid(sym) for sym, p in self.state.positions.items()), ZERO
-            )
-            return Account(
-                id="sim-account",
-                status="ACTIVE",
-                cash=cash,
-                equity=equity,
-                buying_power=cash - self._reserved_cash(),
-                trading_blocked=self.state.faults.account_blocked,
-                account_blocked=False,
-            )
-        finally:
-            self._after_call()
-
-    async def get_clock(self) -> MarketClock:
-        self._call(read=True)
-        try:
-            now = self._clock.now()
-            is_open = not self.state.faults.market_closed
-            return MarketClock(now, is_open, now + timedelta(hours=17), now + timedelta(hours=6))
-        finally:
-            self._after_call()
-
-    async def get_asset(self, symbol: str) -> Asset:
-        self._call(read=True)
-        try:
-            spec = self.spec(symbol)
-            if spec is None:
-                raise NotFoundError(f"asset {symbol} not found", status=404, code=40410000)
-            return Asset(symbol, spec.tradable, spec.fractionable,
-                         "active" if spec.tradable else "inactive")
-        finally:
-            self._after_call()
-
-    async def get_positions(self) -> list[Position]:
-        self._call(read=True)
-        try:
-            return [self._position(sym) for sym in sorted(self.state.positions)]
-        finally:
-            self._after_call()
-
-    async def get_position(self, symbol: str) -> Position | None:
-        self._call(read=True)
-        try:
-            return self._position(symbol) if symbol in self.state.positions else None
-        finally:
-            self._after_call()
-
-    def _position(self, symbol: str) -> Position:
-        pos = self.state.positions[symbol]
-        qty = Decimal(pos.qty)
-        avg = Decimal(pos.cost) / qty if qty else ZERO
-        return Position(symbol, qty, avg, qty * self.mid(symbol))
-
+    # -- Broker port: reads (account, clock, assets, positions: AccountReads) --------------
     async def latest_quote(self, symbol: str) -> Quote | None:
         self._call(read=True)
         try:
@@ -318,146 +254,6 @@ class SimBroker:
         queue = self._updates.setdefault(order_id, asyncio.Queue())
         return await wait_for(queue.get(), timeout)
 
-    # -- Broker port: writes ------------------------------------------------------------------
-    async def submit_order(self, request: OrderRequest) -> Order:
-        self._call(read=False)
-        try:
-            return self._submit(request)
-        finally:
-            self._after_call()
-
-    def _submit(self, req: OrderRequest) -> Order:
-        faults = self.state.faults
-        if any(r.client_order_id == req.client_order_id for r in self.state.orders.values()):
-            raise DuplicateClientOrderIdError(
-                "client_order_id must be unique", status=422, code=40010001
-            )
-        spec = self.spec(req.symbol)
-        if spec is None:
-            raise OrderRejectedError(f"asset {req.symbol} not found", status=422, code=40010001)
-        if not spec.tradable:
-            raise OrderRejectedError(f"asset {req.symbol} is not tradable", status=422, code=42210000)
-        if req.qty <= ZERO:
-            raise OrderRejectedError("qty must be > 0", status=422, code=40010001)
-        if req.qty % 1 and not spec.fractionable:
-            raise OrderRejectedError(
-                "requested asset is not fractionable", status=422, code=42210000)
-        if req.qty % FRACTIONAL_STEP:
-            raise OrderRejectedError("qty has more than 9 decimals", status=422, code=40010001)
-        if req.type is OrderType.LIMIT and (
-                req.limit_price is None or not is_valid_tick(req.limit_price)):
-            raise OrderRejectedError(
-                f"invalid limit_price {req.limit_price}. sub-penny increment does not "
-                "fulfill minimum pricing criteria", status=422, code=42210000)
-        if req.symbol in faults.reject_symbols:
-            raise OrderRejectedError("simulated rejection", status=403, code=40310000)
-        opposite = Side.SELL if req.side is Side.BUY else Side.BUY
-        for rec in self.state.orders.values():
-            if (rec.symbol == req.symbol and rec.side == opposite.value
-                    and not OrderStatus.parse(rec.status).terminal):
-                raise OrderRejectedError(
-                    "potential wash trade detected. use complex orders", status=403, code=40310000)
-        if req.side is Side.SELL:
-            available = self.state.position_qty(req.symbol) - self._open_qty(req.symbol, Side.SELL)
-            if req.qty > available:
-                raise OrderRejectedError(
-                    f"insufficient qty available for order (requested: {req.qty}, available: "
-                    f"{available})", status=403, code=40310000)
-        else:
-            _, ask = self.true_touch(req.symbol)
-            price = req.limit_price if req.type is OrderType.LIMIT else ask * Decimal("1.03")
-            assert price is not None
-            if req.qty * price > Decimal(self.state.cash) - self._reserved_cash():
-                raise OrderRejectedError(
-                    "insufficient buying power", status=403, code=40310000)
-        self.state.order_seq += 1
-        now = self._clock.now().isoformat()
-        rec = SimOrderRecord(
-            id=str(uuid.UUID(int=self.state.seed * 10**12 + self.state.order_seq)),
-            client_order_id=req.client_order_id,
-            symbol=req.symbol,
-            side=req.side.value,
-            type=req.type.value,
-            qty=str(req.qty),
-            limit_price=None if req.limit_price is None else str(req.limit_price),
-            status=OrderStatus.NEW.value,
-            created_at=now,
-            updated_at=now,
-        )
-        self.state.orders[rec.id] = rec
-        self._dirty = True
-        self._emit(rec, "new")
-        if faults.reject_next > 0:
-            faults.reject_next -= 1
-            rec.status = OrderStatus.REJECTED.value
-            rec.reject_reason = "simulated rejection"
-            self._emit(rec, "rejected")
-        if faults.lose_submit_response > 0:
-            faults.lose_submit_response -= 1
-            raise TransientBrokerError("timed out waiting for the response", status=504)
-        return self._order(rec)
-
-    def _working_order(self, order_id: str) -> SimOrderRecord:
-        """The order, if it exists and is not terminal (Alpaca's 404 and 422 otherwise)."""
-        rec = self.state.orders.get(order_id)
-        if rec is None:
-            raise NotFoundError("order not found", status=404, code=40410000)
-        status = OrderStatus.parse(rec.status)
-        if status.terminal:
-            raise NotCancelableError(
-                f'order is already in "{status.value}" state', status=422, code=42210000)
-        return rec
-
-    async def cancel_order(self, order_id: str) -> None:
-        self._call(read=False)
-        try:
-            rec = self._working_order(order_id)
-            if self.state.faults.stuck_cancel > 0:
-                self.state.faults.stuck_cancel -= 1
-                rec.status = OrderStatus.PENDING_CANCEL.value
-                self._dirty = True
-                self._emit(rec, "pending_cancel")
-                return
-            if self.state.faults.fill_on_cancel > 0:
-                self.state.faults.fill_on_cancel -= 1
-                remaining = Decimal(rec.qty) - Decimal(rec.filled_qty)
-                price = (Decimal(rec.limit_price) if rec.limit_price
-                         else self._far_touch(rec.symbol, Side(rec.side)))
-                self._fill(rec, remaining, price)
-                return
-            rec.status = OrderStatus.CANCELED.value
-            rec.updated_at = self._clock.now().isoformat()
-            self._dirty = True
-            self._emit(rec, "canceled")
-        finally:
-            self._after_call()
-
-    async def replace_order(self, order_id: str, qty: Decimal | None, limit_price: Decimal | None,
-                            client_order_id: str | None) -> Order:
-        """Alpaca's PATCH: the old order becomes ``replaced``; a new one takes its place.
-
-        Like Alpaca, the new order gets the *requested* quantity even if the old one
-        was partially filled (which is why the walk never uses replace).
-        """
-        self._call(read=False)
-        try:
-            rec = self._working_order(order_id)
-            rec.status = OrderStatus.REPLACED.value
-            self._emit(rec, "replaced")
-            request = OrderRequest(
-                client_order_id or f"{rec.client_order_id}-r{self.state.order_seq + 1}",
-                rec.symbol, Side(rec.side), qty if qty is not None else Decimal(rec.qty),
-                OrderType(rec.type),
-                limit_price if limit_price is not None else (
-                    Decimal(rec.limit_price) if rec.limit_price else None))
-            try:
-                return self._submit(request)
-            except BrokerError:
-                rec.status = OrderStatus.NEW.value  # the replace was rejected: old order stands
-                raise
-        finally:
-            self._after_call()
-
     # -- matching ------------------------------------------------------------------------------
     def _far_touch(self, symbol: str, side: Side) -> Decimal:
         bid, ask = self.true_touch(symbol)
@@ -483,6 +279,7 @@ class SimBroker:
         return total
 
     def _advance(self) -> None:
+        self._progress_lifecycle(self._clock.now())
         self._sync_time()
         now = self._clock.now()
         dt = (now - (self._last_fill_time or now)).total_seconds()
@@ -495,7 +292,7 @@ class SimBroker:
                      else self._model.partial_probability)
         for rec in list(self.state.orders.values()):
             if (OrderStatus.parse(rec.status).terminal or rec.symbol in faults.halted
-                    or rec.status == OrderStatus.PENDING_CANCEL.value):
+                    or rec.status in AWAITING_ROUTE):
                 continue
             side = Side(rec.side)
             bid, ask = self.true_touch(rec.symbol)
@@ -530,9 +327,12 @@ class SimBroker:
         filled = Decimal(rec.filled_qty) + qty
         rec.filled_qty = str(filled)
         rec.filled_notional = str(Decimal(rec.filled_notional) + qty * price)
-        rec.status = (OrderStatus.FILLED if filled >= Decimal(rec.qty)
-                      else OrderStatus.PARTIALLY_FILLED).value
         rec.updated_at = self._clock.now().isoformat()
+        if filled >= Decimal(rec.qty):
+            rec.status = OrderStatus.FILLED.value
+            rec.terminal_at = rec.updated_at
+        elif rec.status not in IN_FLIGHT:  # a partial fill leaves a pending cancel pending
+            rec.status = OrderStatus.PARTIALLY_FILLED.value
         pos = self.state.positions.get(rec.symbol, SimPosition("0", "0"))
         old_qty, old_cost = Decimal(pos.qty), Decimal(pos.cost)
         if side is Side.BUY:
@@ -547,34 +347,4 @@ class SimBroker:
         else:
             self.state.positions[rec.symbol] = SimPosition(str(new_qty), str(new_cost))
         self._dirty = True
-        self._emit(rec, "fill" if rec.status == OrderStatus.FILLED.value else "partial_fill")
-
-    # -- conversion ------------------------------------------------------------------------------
-    def _order(self, rec: SimOrderRecord) -> Order:
-        filled = Decimal(rec.filled_qty)
-        avg = (Decimal(rec.filled_notional) / filled) if filled else None
-        return Order(
-            id=rec.id,
-            client_order_id=rec.client_order_id,
-            symbol=rec.symbol,
-            side=Side(rec.side),
-            type=OrderType(rec.type),
-            qty=Decimal(rec.qty),
-            filled_qty=filled,
-            filled_avg_price=avg,
-            limit_price=Decimal(rec.limit_price) if rec.limit_price else None,
-            status=OrderStatus.parse(rec.status),
-            created_at=datetime.fromisoformat(rec.created_at),
-            updated_at=datetime.fromisoformat(rec.updated_at),
-            reject_reason=rec.reject_reason,
-        )
-
-    def _emit(self, rec: SimOrderRecord, event: str) -> None:
-        if self.state.faults.trade_stream_down:
-            return
-        update = TradeUpdate(event, self._order(rec), self._clock.now())
-        self._updates.setdefault(rec.id, asyncio.Queue()).put_nowait(update)
-        for listener in self.listeners:
-            listener(update)
-
-
+        self._record_execution(rec, qty, price, new_cost - old_cost)

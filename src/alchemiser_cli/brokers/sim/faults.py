@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import asdict, fields
+from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from alchemiser_cli.brokers.sim.state import QUOTE_MODES, SimFaults
+
+SUBMIT_STATUSES = ("accepted", "pending_new", "new")
 
 
 def apply_fault(faults: SimFaults, item: str) -> None:
@@ -19,20 +23,57 @@ def apply_fault(faults: SimFaults, item: str) -> None:
             raise ValueError(f"quote_mode needs SYMBOL:MODE with MODE one of {', '.join(QUOTE_MODES)}")
         faults.quote_mode[symbol.upper()] = mode
         return
-    current = getattr(faults, name)
+    if name == "drop_event":
+        event, _, count = value.partition(":")
+        try:
+            n = int(count or 1)
+        except ValueError:
+            n = -1
+        if not event or n < 0:
+            raise ValueError("drop_event needs EVENT[:N], e.g. fill or partial_fill:2")
+        if n:
+            faults.drop_event[event.strip()] = n
+        else:
+            faults.drop_event.pop(event.strip(), None)
+        return
+    setattr(faults, name, _parse(name, getattr(faults, name), value))
+
+
+def _parse(name: str, current: Any, value: str) -> object:
     try:
         if isinstance(current, bool):
-            parsed: object = value.lower() not in {"0", "false", "no", "off"} if value else True
-        elif isinstance(current, list):
-            parsed = [s.strip().upper() for s in value.split(",") if s.strip()]
-        elif name == "partial_probability":
+            return value.lower() not in {"0", "false", "no", "off"} if value else True
+        if isinstance(current, list):
+            return [s.strip().upper() for s in value.split(",") if s.strip()]
+        if name == "partial_probability":
             parsed = float(value)
-            if not 0 <= float(value) <= 1:
+            if not 0 <= parsed <= 1:
                 raise ValueError
-        else:
-            parsed = int(value)
-            if int(value) < 0:
+            return parsed
+        if name == "submit_status":
+            if value not in SUBMIT_STATUSES:
                 raise ValueError
-    except ValueError:
-        raise ValueError(f"bad value {value!r} for fault {name}") from None
-    setattr(faults, name, parsed)
+            return value
+        if name == "margin_multiplier":
+            multiplier = Decimal(value)
+            if not Decimal(1) <= multiplier <= Decimal(4):
+                raise ValueError
+            return str(multiplier)
+        if isinstance(current, float):
+            seconds = float(value)
+            if seconds < 0:
+                raise ValueError
+            return seconds
+        number = int(value)
+        if number < 0:
+            raise ValueError
+        return number
+    except (ValueError, InvalidOperation):
+        hint = f" (one of {', '.join(SUBMIT_STATUSES)})" if name == "submit_status" else ""
+        raise ValueError(f"bad value {value!r} for fault {name}{hint}") from None
+
+
+def active_faults(faults: SimFaults) -> dict[str, Any]:
+    """The switches that differ from the defaults (what `alch sim status` shows)."""
+    defaults = asdict(SimFaults())
+    return {k: v for k, v in asdict(faults).items() if v != defaults[k]}

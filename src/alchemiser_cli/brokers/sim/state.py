@@ -39,6 +39,17 @@ class SimFaults:
     lose_submit_response: int = 0  # the next N submissions are placed but time out
     transient_reads: int = 0  # the next N reads answer 429
     crash_after_calls: int | None = None  # SIGKILL the client after this many calls
+    # -- order lifecycle, as Alpaca does it (defaults: asynchronous, like the real thing) --
+    submit_status: str = "accepted"  # what a submission answers: accepted, pending_new or new
+    accept_latency: float = 0.1  # seconds before an accepted order is routed (new)
+    cancel_latency: float = 0.3  # seconds an order stays pending_cancel (0: cancels at once)
+    repeat_cancel_204: bool = False  # a second cancel of a pending_cancel order answers 204, not 422
+    wash_trade_422: bool = False  # wash trades refused as 422/42210000 instead of 403/40310000
+    # -- ways the broker's views disagree (money-path tests) --
+    position_lag_seconds: float = 0.0  # positions show a fill only this long after it
+    drop_event: dict[str, int] = field(default_factory=dict)  # event -> how many to drop
+    delay_events: float = 0.0  # every trade update reaches the stream this much later
+    margin_multiplier: str = "1"  # >1: a margin account (buying_power above cash)
 
     def mode_for(self, symbol: str) -> str:
         return self.quote_mode.get(symbol, self.quote_mode.get("*", "normal"))
@@ -59,12 +70,32 @@ class SimOrderRecord:
     created_at: str = ""
     updated_at: str = ""
     reject_reason: str | None = None
+    time_in_force: str = "day"
+    notional: str | None = None
+    extended_hours: bool = False
+    routed_at: str | None = None  # when it became new (sent to the exchange)
+    cancel_requested_at: str | None = None
+    cancel_stuck: bool = False  # stuck_cancel: pending_cancel for good
+    replaces: str | None = None
+    replaced_by: str | None = None
+    terminal_at: str | None = None  # filled_at / canceled_at / failed_at / replaced_at
+    executions: int = 0
 
 
 @dataclass
 class SimPosition:
     qty: str
     cost: str  # total cost basis
+
+
+@dataclass
+class SimLaggedFill:
+    """A fill the position reads do not show yet (fault ``position_lag_seconds``)."""
+
+    symbol: str
+    qty: str  # signed change of the position
+    cost: str  # change of its cost basis
+    due: str  # ISO time from which reads show it
 
 
 @dataclass
@@ -80,6 +111,7 @@ class SimState:
     order_seq: int = 0
     calls: int = 0
     faults: SimFaults = field(default_factory=SimFaults)
+    lagged_fills: list[SimLaggedFill] = field(default_factory=list)
 
     @property
     def now_dt(self) -> datetime:
@@ -98,6 +130,7 @@ class SimState:
         raw["positions"] = {k: SimPosition(**v) for k, v in raw.get("positions", {}).items()}
         raw["orders"] = {k: SimOrderRecord(**v) for k, v in raw.get("orders", {}).items()}
         raw["faults"] = SimFaults(**raw.get("faults", {}))
+        raw["lagged_fills"] = [SimLaggedFill(**v) for v in raw.get("lagged_fills", [])]
         return cls(**raw)
 
 

@@ -1,8 +1,12 @@
-"""`alch sim`: inspect and steer the offline simulator (state, faults, reset)."""
+"""`alch sim`: inspect and steer the offline simulator (state, faults, reset).
+
+With ``--url`` (or ``ALCH_SIM_URL``) the same commands act on a running emulator
+(``alch sim serve``) through its ``/_sim`` routes instead of the file-backed simulator.
+"""
 
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -17,8 +21,23 @@ FAULT_HELP = (
     "SYMBOL may be *), stream_down, trade_stream_down, reject_next=N, reject_symbols=A,B, "
     "halted=A,B, fill_on_cancel=N, stuck_cancel=N, account_blocked, limit_fills, "
     "partial_probability=P, market_closed, "
-    "lose_submit_response=N, transient_reads=N, crash_after_calls=N"
+    "lose_submit_response=N, transient_reads=N, crash_after_calls=N, "
+    "submit_status=accepted|pending_new|new, accept_latency=S, cancel_latency=S, "
+    "repeat_cancel_204, wash_trade_422, position_lag_seconds=S, drop_event=EVENT[:N], "
+    "delay_events=S, margin_multiplier=M; with --url also the emulator's http_429=N, "
+    "http_5xx=N, slow_seconds=S, refuse_streams, fail_path=PATH, submit_then_5xx=N, revoked, "
+    "auth_error=403|401|html, sip_refused, stream_connection_limit, rate_limit=N"
 )
+
+UrlOpt = Annotated[str | None, typer.Option(
+    "--url", envvar="ALCH_SIM_URL", show_envvar=True,
+    help="Act on a running emulator (alch sim serve) at this URL instead of the simulator.")]
+
+
+def _control(url: str) -> Any:
+    from alchemiser_cli.brokers.sim.emulator.control import EmulatorControl
+
+    return EmulatorControl(url)
 
 
 @sim_app.command("reset")
@@ -27,16 +46,14 @@ def reset(
     seed: Annotated[int | None, typer.Option(help="Random seed of the market.")] = None,
     cash: Annotated[str | None, typer.Option(help="Starting cash (replaces the demo account).")] = None,
     empty: Annotated[bool, typer.Option("--empty", help="No positions.")] = False,
+    url: UrlOpt = None,
 ) -> None:
     """Start a fresh simulated account (the demo portfolio unless --empty/--cash)."""
     from alchemiser_cli.brokers.sim.state import demo_state, save_state
     from alchemiser_cli.domain.money import parse_decimal
 
     app: AppContext = ctx.obj
-    settings = app.settings()
-    state = demo_state(seed if seed is not None else settings.sim.seed)
-    if empty:
-        state.positions = {}
+    value = None
     if cash is not None:
         try:
             value = parse_decimal(cash, "--cash")
@@ -44,6 +61,15 @@ def reset(
             raise UsageError(str(exc)) from exc
         if value < 0:
             raise UsageError("--cash must not be negative")
+    if url:
+        _control(url).reset(seed=seed, cash=None if value is None else str(value), empty=empty)
+        app.terminal(False).info(f"emulator reset: {url}")
+        return
+    settings = app.settings()
+    state = demo_state(seed if seed is not None else settings.sim.seed)
+    if empty:
+        state.positions = {}
+    if value is not None:
         state.cash = str(value)
     path = settings.data_dir / "sim" / "state.json"
     save_state(path, state)
@@ -51,33 +77,55 @@ def reset(
 
 
 @sim_app.command("status")
-def status(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+def status(
+    ctx: typer.Context,
+    json_out: JsonOpt = False,
+    url: UrlOpt = None,
+    log: Annotated[int, typer.Option(
+        "--log", help="With --url: also show the emulator's last N requests.")] = 0,
+) -> None:
     """Show the simulated account: cash, positions, open orders, active faults."""
     from dataclasses import asdict
 
-    from alchemiser_cli.brokers.sim.state import load_state
+    from alchemiser_cli.brokers.sim.faults import active_faults
+    from alchemiser_cli.brokers.sim.state import SimState, load_state
 
     app: AppContext = ctx.obj
-    settings = app.settings()
-    state = load_state(settings.data_dir / "sim" / "state.json", settings.sim.seed)
     term = app.terminal(json_out)
+    extra: dict[str, Any] = {}
+    if url:
+        control = _control(url)
+        raw = control.state()
+        extra = {"requests": raw.pop("requests", {}), "log": control.log(log) if log else []}
+        active = raw.pop("active_faults", {})
+        raw.pop("http_faults", None)
+        state = SimState.from_json(json.dumps(raw))
+    else:
+        settings = app.settings()
+        state = load_state(settings.data_dir / "sim" / "state.json", settings.sim.seed)
+        active = active_faults(state.faults)
     open_orders = [o for o in state.orders.values()
-                   if o.status not in {"filled", "canceled", "rejected", "expired"}]
+                   if o.status not in {"filled", "canceled", "rejected", "expired", "replaced"}]
     if json_out:
         term.json({"now": state.now, "cash": state.cash,
                    "positions": {k: v.qty for k, v in sorted(state.positions.items())},
                    "open_orders": [asdict(o) for o in open_orders],
-                   "orders": len(state.orders), "faults": asdict(state.faults)})
+                   "orders": len(state.orders), "faults": asdict(state.faults),
+                   "active_faults": active, **extra})
         return
     term.line(f"time {state.now}  cash {state.cash}  orders {len(state.orders)} "
               f"({len(open_orders)} open)")
     term.table("Positions", ["Symbol", "Qty"],
                [[k, v.qty] for k, v in sorted(state.positions.items())])
-    faults = {k: v for k, v in asdict(state.faults).items() if v not in (0, None, False, [], {})}
-    faults.pop("limit_fills", None)
-    if not state.faults.limit_fills:
-        faults["limit_fills"] = False
-    term.line("faults: " + (json.dumps(faults, sort_keys=True) if faults else "none"))
+    term.line("faults: " + (json.dumps(active, sort_keys=True) if active else "none"))
+    if url:
+        counts = extra["requests"]
+        term.line(f"requests: {sum(counts.values())}" + "".join(
+            f"\n  {n:>5}  {route}" for route, n in sorted(counts.items())))
+        for row in extra["log"]:
+            left = "-" if row["remaining"] is None else row["remaining"]
+            term.line(f"{row['method']} {row['path']} {row['status']} {row['ms']}ms "
+                      f"remaining={left}")
 
 
 @sim_app.command("fault")
@@ -86,12 +134,17 @@ def fault(
     settings_: Annotated[list[str] | None, typer.Argument(
         metavar="NAME[=VALUE]...", help=FAULT_HELP)] = None,
     clear: Annotated[bool, typer.Option("--clear", help="Remove every fault first.")] = False,
+    url: UrlOpt = None,
 ) -> None:
     """Switch simulator faults on (NAME or NAME=VALUE) or off (--clear)."""
     from alchemiser_cli.brokers.sim.faults import apply_fault
     from alchemiser_cli.brokers.sim.state import SimFaults, load_state, save_state
 
     app: AppContext = ctx.obj
+    if url:
+        _control(url).faults(list(settings_ or []), clear=clear)
+        app.terminal(False).info("emulator faults updated")
+        return
     settings = app.settings()
     path = settings.data_dir / "sim" / "state.json"
     state = load_state(path, settings.sim.seed)
@@ -116,11 +169,16 @@ def serve(
         envvar="ALCH_SIM_KEY", help="API key the emulator requires (default: any).")] = None,
     secret: Annotated[str | None, typer.Option(
         envvar="ALCH_SIM_SECRET", help="API secret the emulator requires.")] = None,
+    rate_limit: Annotated[int, typer.Option(
+        "--rate-limit", min=1, help="Requests per minute per account and API (Alpaca: 200).")] = 200,
+    log_requests: Annotated[bool, typer.Option(
+        "--log-requests", help="Print one line per REST request: method, path, status, "
+                               "latency, rate-limit remaining.")] = False,
 ) -> None:
     """Serve an Alpaca-compatible emulator (REST + both WebSockets) until Ctrl-C."""
     import asyncio
 
-    from alchemiser_cli.brokers.sim.server import serve_forever
+    from alchemiser_cli.brokers.sim.emulator import serve_forever
     from alchemiser_cli.brokers.sim.state import demo_state
 
     app: AppContext = ctx.obj
@@ -134,9 +192,12 @@ def serve(
         term.line(f"  export ALCH_TRADING_URL={url} ALCH_DATA_URL={url}")
         term.line(f"  export ALCH_DATA_STREAM_URL={ws}/v2/iex ALCH_TRADING_STREAM_URL={ws}/stream")
         term.line("  export APCA_API_KEY_ID=<any> APCA_API_SECRET_KEY=<any>   # then use --paper")
+        term.line(f"  export ALCH_SIM_URL={url}   # alch sim status/fault/reset act on it")
 
     try:
-        asyncio.run(serve_forever(state, host, port, key=key, secret=secret, on_ready=ready))
+        asyncio.run(serve_forever(state, host, port, key=key, secret=secret, on_ready=ready,
+                                  rate_limit=rate_limit,
+                                  log=term.line if log_requests else None))
     except KeyboardInterrupt:
         term.info("emulator stopped")
     except OSError as exc:

@@ -9,8 +9,8 @@ from alchemiser_cli.cli.context import AppContext, broker_mode, run_async
 from alchemiser_cli.cli.options import JsonOpt, LiveOpt, PaperOpt, SimOpt
 from alchemiser_cli.domain.errors import ConfigError, ExitCode
 
-ORDER = ["config", "credentials", "broker", "account", "market clock", "streaming quote",
-         "REST quote", "trade stream", "walk profile", "journal", "lock"]
+ORDER = ["config", "credentials", "broker", "account", "market clock", "data feeds",
+         "streaming quote", "REST quote", "trade stream", "walk profile", "journal", "lock"]
 
 
 def verify(
@@ -42,5 +42,7 @@ def verify(
         checks = [by_name[name] for name in ORDER]
     term = app.terminal(json_out)
     term.checklist(f"alch verify [{mode}]", checks)
+    if any(c.credentials_problem and not c.passed for c in checks):
+        raise typer.Exit(int(ExitCode.CONFIG))  # missing or refused keys: a configuration problem
     if not all(c.passed for c in checks):
         raise typer.Exit(int(ExitCode.FAILED))

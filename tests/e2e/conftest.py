@@ -1,0 +1,19 @@
+"""Fixtures of the end-to-end tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from alchemiser_cli.brokers.sim.emulator import EmulatorThread
+from tests.e2e.emulator import alch_env, assert_no_duplicates_and_nothing_open
+
+
+@pytest.fixture
+def emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorThread]:
+    with EmulatorThread(key="PKE2E", secret="e2e-secret", tick_seconds=0.05) as emulator:
+        for key, value in alch_env(emulator).items():
+            monkeypatch.setenv(key, value)
+        yield emulator
+        assert_no_duplicates_and_nothing_open(emulator)
