@@ -14,7 +14,7 @@ import pytest
 from alchemiser_cli.brokers.sim.server import EmulatorThread
 from alchemiser_cli.domain.errors import ExitCode
 from tests.cli.helpers import alch
-from tests.e2e.test_emulator_cli import FAST, faults
+from tests.e2e.emulator import FAST, faults
 from tests.unit.test_notify import receiver  # noqa: F401 - the local HTTP receiver fixture
 
 PLAN = str(Path(__file__).parents[2] / "config" / "example-plan.toml")

@@ -25,7 +25,7 @@ import pytest
 from alchemiser_cli.brokers.sim.server import EmulatorThread
 from alchemiser_cli.domain.errors import ExitCode
 from alchemiser_cli.domain.order_ids import parse_client_order_id
-from tests.e2e.test_emulator_cli import assert_no_duplicates_and_nothing_open, faults
+from tests.e2e.emulator import assert_no_duplicates_and_nothing_open, faults
 
 PLAN = str(Path(__file__).parents[2] / "config" / "example-plan.toml")
 LONG = os.environ.get("ALCH_LONG_TESTS") == "1"
