@@ -33,6 +33,7 @@ from alchemiser_cli.brokers.factory import BrokerMode
 from alchemiser_cli.core.metrics import Metrics, compute
 from alchemiser_cli.core.rebalance import RebalanceReport, RebalanceRunner
 from alchemiser_cli.core.session import Connection, open_connection, open_journal, run_scope
+from alchemiser_cli.core.verify import Check, CheckStatus
 from alchemiser_cli.domain.errors import (
     BrokerUnavailableError,
     ConfigError,
@@ -221,6 +222,41 @@ async def open_session(broker: BrokerMode | BrokerName = "sim", *,
         yield Session(conn)
 
 
+async def verify(broker: BrokerMode | BrokerName = "paper", *, settings: Settings | None = None,
+                 symbol: str = "SPY") -> list[Check]:
+    """The preflight checklist of every component: config, credentials, broker, account,
+    market clock, data feeds, streaming and REST quotes, trade stream, walk profiles,
+    journal, lock. A check whose prerequisite failed is skipped. See :func:`verify_exit_code`.
+    """
+    from alchemiser_cli.core.verify import broker_checks, config_failure, in_order, local_checks
+
+    mode = broker_mode(broker)
+    probe = _symbols([symbol])[0]
+    if settings is None:
+        try:
+            settings = load_settings()
+        except ConfigError as exc:
+            return config_failure(str(exc))
+    found = local_checks(mode, settings) + await broker_checks(
+        mode, settings, probe, settings.quotes.stream_timeout_seconds)
+    return in_order(found)
+
+
+def failed_config_checks(error: ConfigError) -> list[Check]:
+    """The checklist when the configuration itself is invalid: nothing else can be checked."""
+    from alchemiser_cli.core.verify import config_failure
+
+    return config_failure(str(error))
+
+
+def verify_exit_code(checks: Sequence[Check]) -> ExitCode:
+    """0 when every check passed; 3 when credentials are missing or refused; else 1."""
+    if any(c.credentials_problem and not c.passed for c in checks) or any(
+            c.name == "config" and not c.passed for c in checks):
+        return ExitCode.CONFIG
+    return ExitCode.OK if all(c.passed for c in checks) else ExitCode.FAILED
+
+
 def read_metrics(settings: Settings, since: datetime | None = None, *,
                  account: str | None = None, brokers: Sequence[str] = ()) -> Metrics:
     """Execution metrics from the journal across runs started (wall clock) at or after
@@ -387,16 +423,27 @@ def _symbols(symbols: Sequence[str]) -> list[str]:
 
 
 __all__ = [
+    "AccountInfo",
+    "Check",
+    "CheckStatus",
     "Session",
     "broker_mode",
+    "check_account",
+    "export_fills",
+    "failed_config_checks",
     "journal_brokers",
+    "list_accounts",
     "load_plan",
     "load_settings",
     "open_session",
     "parse_plan",
     "prometheus_text",
+    "prune_journal",
     "read_metrics",
     "recent_runs",
+    "redact_key",
     "run",
     "run_audit",
+    "verify",
+    "verify_exit_code",
 ]

@@ -27,6 +27,8 @@ from alchemiser_cli import (
     open_session,
     parse_plan,
     run,
+    verify,
+    verify_exit_code,
 )
 from alchemiser_cli.brokers.sim.server import EmulatorThread
 
@@ -48,8 +50,12 @@ def session_calls(broker: str, *, virtual_time: bool, **settings: Any) -> dict[s
             return {"quotes": quotes, "preview": preview, "report": report, "placed": placed,
                     "metrics": session.metrics()}
 
+    async def preflight() -> list[Any]:
+        return await verify(broker, settings=load_settings(**settings))
+
     out = run(main, virtual_time=virtual_time)
     out["events"] = events
+    out["checks"] = run(preflight, virtual_time=virtual_time)
     return out
 
 
@@ -69,6 +75,10 @@ def assert_the_calls_worked(out: dict[str, Any]) -> None:
     # one journal run per call, each with the same events `--json` prints
     assert kinds.count("run_started") == kinds.count("run_finished") == 4
     assert {"plan", "step", "execution", "portfolio_check", "quote"} <= set(kinds)
+    checks = out["checks"]
+    assert [c.name for c in checks][:3] == ["config", "credentials", "broker"]
+    assert all(c.passed for c in checks), [c for c in checks if not c.passed]
+    assert verify_exit_code(checks) is ExitCode.OK
 
 
 def test_quote_dry_run_rebalance_and_place_on_the_simulator():
@@ -178,3 +188,19 @@ def test_a_strictly_typed_consumer_of_the_public_names_type_checks(tmp_path):
                            str(tmp_path / "consumer.py")], capture_output=True, text=True,
                           cwd=tmp_path, timeout=300, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_commands_call_the_api_and_nothing_else_of_the_core():
+    import ast
+
+    allowed = ("alchemiser_cli.api", "alchemiser_cli.cli", "alchemiser_cli.domain")
+    # the simulator's own admin commands drive the simulator, which is not the core
+    exempt = {"sim.py": ("alchemiser_cli.brokers.sim",)}
+    commands = ROOT / "src" / "alchemiser_cli" / "cli" / "commands"
+    for path in sorted(commands.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and \
+                    node.module.startswith("alchemiser_cli"):
+                ok = node.module == "alchemiser_cli" or node.module.startswith(
+                    allowed + exempt.get(path.name, ()))
+                assert ok, f"{path.name} imports {node.module}"

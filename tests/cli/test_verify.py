@@ -60,7 +60,7 @@ def test_verify_fails_for_each_broker_component(capsys, fault, check):
 def test_verify_fails_on_bad_config_and_skips_the_rest(capsys, tmp_path):
     (tmp_path / "c.toml").write_text("[quotes]\nmax_age_seconds = 0\n")
     result = alch(capsys, "--config", "c.toml", "verify", "--sim", "--json")
-    assert result.code == ExitCode.FAILED
+    assert result.code == ExitCode.CONFIG  # the README's code for a configuration problem
     s = statuses(result.out)
     assert s["config"] == "fail" and set(list(s.values())[1:]) == {"skip"}
 

@@ -38,6 +38,22 @@ class Check:
         return self.status is CheckStatus.PASS
 
 
+#: The checklist, in the order it is shown.
+ORDER = ["config", "credentials", "broker", "account", "market clock", "data feeds",
+         "streaming quote", "REST quote", "trade stream", "walk profile", "journal", "lock"]
+
+
+def config_failure(message: str) -> list[Check]:
+    """The checklist when the configuration itself is invalid: nothing else can be checked."""
+    return [Check("config", CheckStatus.FAIL, message)] + [
+        Check(name, CheckStatus.SKIP, "configuration invalid") for name in ORDER[1:]]
+
+
+def in_order(checks: list[Check]) -> list[Check]:
+    by_name = {c.name: c for c in checks}
+    return [by_name[name] for name in ORDER if name in by_name]
+
+
 def redact(secret: str) -> str:
     """Show just enough of a key to recognise it: ``PK…1234``."""
     if len(secret) <= 8:

@@ -19,8 +19,8 @@ def accounts(
     """List the configured accounts: mode, where credentials come from, feed, alerts."""
     from dataclasses import asdict, replace
 
+    from alchemiser_cli import BrokerMode
     from alchemiser_cli.api import AccountInfo, check_account, list_accounts
-    from alchemiser_cli.brokers.factory import BrokerMode
 
     app: AppContext = ctx.obj
     settings = app.settings()
