@@ -124,9 +124,11 @@ class Session:
             raise UsageError(f"{what} needs a session opened with lock=True; nothing placed")
 
     async def quote(self, symbols: Sequence[str]) -> list[AssessedQuote]:
-        """One assessed quote per symbol: stream first, REST fallback (one run)."""
+        """One assessed quote per symbol: stream first, REST fallback (one run). A symbol the
+        broker does not know raises :class:`UsageError` (exit 2)."""
         names = _symbols(symbols)
         async with run_scope(self._conn, "quote") as rt:
+            await self._known(names)
             await rt.placement.quotes.subscribe(names)
             return [await rt.placement.quotes.quote(s) for s in names]
 
@@ -135,10 +137,22 @@ class Session:
         """Quotes every ``interval`` seconds, in one run, until the caller stops iterating."""
         names = _symbols(symbols)
         async with run_scope(self._conn, "quote") as rt:
+            await self._known(names)
             await rt.placement.quotes.subscribe(names)
             while True:
                 yield [await rt.placement.quotes.quote(s) for s in names]
                 await rt.clock.sleep(interval)
+
+    async def _known(self, names: Sequence[str]) -> None:
+        from alchemiser_cli.brokers.port import BrokerError
+
+        try:
+            found = await self._conn.broker.get_assets(names)
+        except BrokerError as exc:
+            raise BrokerUnavailableError(f"could not read assets: {exc}") from exc
+        unknown = [s for s in names if s not in found]
+        if unknown:
+            raise UsageError(f"unknown symbol {', '.join(unknown)}")
 
     async def place(self, intent: OrderIntent, *, cancel_orphans: bool = False) -> ExecutionResult:
         """One order: account and market checked, open orders of the account checked (this

@@ -96,6 +96,8 @@ CASES = {
         ("place", "AAPL", "buy", "1", "--sim"), ExitCode.CONFIG,
         "error: invalid configuration: guards.max_ordr: Extra inputs are not permitted",
         env={"ALCH_GUARDS__MAX_ORDR": "1"}),
+    "unknown symbol to quote": Case(("quote", "SPY", "XYZQ", "--sim"), ExitCode.USAGE,
+                                    "error: unknown symbol XYZQ"),
     "place above the guard rail": Case(
         ("place", "SPY", "buy", "--notional", "1000000", "--sim"), ExitCode.REFUSED,
         "error: SPY: order of $"),

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import TypeVar
 
-from alchemiser_cli.brokers.port import BrokerError, NotFoundError
+from alchemiser_cli.brokers.port import BrokerError
 from alchemiser_cli.core.guards import order_refusal, turnover_refusal
 from alchemiser_cli.core.preflight import require_tradable_session
 from alchemiser_cli.core.session import Runtime
@@ -134,10 +134,7 @@ class RebalanceRunner:
         if leftovers:  # they may have filled: size from the positions as they are now
             positions = await self._positions()
             account = await self._read(broker.get_account(), "account")
-        assets = await self._assets()
-        for symbol in symbols:
-            if symbol not in assets:
-                assets[symbol] = await self._read(broker.get_asset(symbol), f"asset {symbol}")
+        assets = await self._assets(symbols)
         market = await self._arrival_quotes(symbols, assets)
         trades = plan_trades(self.plan, account.equity, positions, market)
         self._guard(trades, account.equity)
@@ -203,22 +200,20 @@ class RebalanceRunner:
                 "cash is available after sells and the cash buffer; the plan will not be reached",
                 before.symbol))
 
-    async def _assets(self) -> dict[str, Asset]:
-        async def one(symbol: str) -> tuple[str, Asset | None]:
-            try:
-                return symbol, await self.rt.broker.get_asset(symbol)
-            except NotFoundError:
-                return symbol, None
-            except BrokerError as exc:
-                raise BrokerUnavailableError(f"could not read asset {symbol}: {exc}") from exc
-
-        found = dict(await asyncio.gather(*(one(s) for s in self.plan.symbols)))
-        problems = [f"targets.{s}: unknown symbol" for s, a in found.items() if a is None]
-        problems += [f"targets.{s}: {s} is not tradable" for s, a in found.items()
-                     if a is not None and not a.tradable and self.plan.targets[s] > ZERO]
+    async def _assets(self, symbols: Sequence[str]) -> dict[str, Asset]:
+        """Every symbol the run trades, in one bulk read; unknown or untradable plan symbols
+        refuse the run (a holding to sell that is no longer tradable is left to the walk)."""
+        found = await self._read(self.rt.broker.get_assets(symbols), "assets")
+        problems = [f"targets.{s}: unknown symbol" for s in self.plan.symbols if s not in found]
+        problems += [f"targets.{s}: {s} is not tradable" for s in self.plan.symbols
+                     if s in found and not found[s].tradable and self.plan.targets[s] > ZERO]
         if problems:
             raise UsageError(f"{'; '.join(problems)}; nothing placed")
-        return {s: a for s, a in found.items() if a is not None}
+        missing = [s for s in symbols if s not in found]
+        if missing:
+            raise BrokerUnavailableError(f"the broker does not know held symbol(s) "
+                                         f"{', '.join(missing)}; nothing placed")
+        return dict(found)
 
     async def _arrival_quotes(self, symbols: Sequence[str],
                               assets: dict[str, Asset]) -> dict[str, MarketView]:
