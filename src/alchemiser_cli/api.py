@@ -98,6 +98,16 @@ def parse_plan(text: str, source: str = "plan") -> Plan:
         raise UsageError(str(exc)) from None
 
 
+def parse_plan_text(text: str, source: str) -> Plan:
+    """A plan in the format ``source``'s extension names (TOML, CSV or JSON)."""
+    from alchemiser_cli.domain.plan_formats import PlanFormat, parse_any
+
+    try:
+        return parse_any(text, source, PlanFormat.from_path(Path(source)))
+    except PlanError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def broker_mode(broker: BrokerMode | BrokerName) -> BrokerMode:
     try:
         return BrokerMode(broker)
@@ -451,6 +461,7 @@ __all__ = [
     "load_settings",
     "open_session",
     "parse_plan",
+    "parse_plan_text",
     "prometheus_text",
     "prune_journal",
     "read_metrics",

@@ -72,12 +72,15 @@ def load_plan(path: Path) -> Plan:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise PlanError(str(path), ["not UTF-8 text"]) from None
-    return parse_plan(text, str(path))
+    from alchemiser_cli.domain.plan_formats import PlanFormat, parse_any
+
+    return parse_any(text, str(path), PlanFormat.from_path(path))
 
 
 def _number(value: Any, where: str) -> Decimal:
-    """A TOML number (integer or float), never a string that looks like one."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    """A number (integer, float, or a Decimal a CSV/JSON reader parsed strictly), never a
+    string that looks like one."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         raise ValueError(f"{where}: must be a number, not {_toml_type(value)}")
     return parse_decimal(value, where)
 
@@ -95,11 +98,19 @@ def _toml_type(value: Any) -> str:
 
 
 def parse_plan(text: str, source: str = "plan") -> Plan:
+    """A plan from TOML text (see :mod:`alchemiser_cli.domain.plan_formats` for CSV, JSON)."""
     text = text.removeprefix("\ufeff")
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise PlanError(source, [f"not valid TOML: {exc}"]) from None
+        from alchemiser_cli.domain.plan_formats import format_hint
+
+        raise PlanError(source, [f"not valid TOML: {exc}{format_hint(text, 'TOML')}"]) from None
+    return plan_from_tables(raw, source)
+
+
+def plan_from_tables(raw: dict[str, Any], source: str) -> Plan:
+    """Validate a plan given as tables (from any format): every problem, each naming its field."""
     problems: list[str] = []
     for key in sorted(set(raw) - TOP_KEYS):
         problems.append(f"{key}: unknown key (expected plan, targets, overrides)")

@@ -1,6 +1,7 @@
-"""`alch plan init` and `alch plan snapshot`: write plan files (TOML, with tomli-w)."""
+"""`alch plan init` and `alch plan snapshot`: write plan files (TOML with tomli-w, CSV, JSON)."""
 
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -43,9 +44,9 @@ def render_plan(data: dict[str, Any], name: str) -> str:
 
 
 def _write(path: Path, text: str, force: bool) -> None:
-    from alchemiser_cli.domain.plan import parse_plan
+    from alchemiser_cli.api import parse_plan_text
 
-    parse_plan(text, str(path))  # never write a plan alch itself would refuse
+    parse_plan_text(text, str(path))  # never write a plan alch itself would refuse
     from alchemiser_cli.cli.files import write_atomically
 
     if path.exists() and not force:
@@ -53,20 +54,55 @@ def _write(path: Path, text: str, force: bool) -> None:
     write_atomically(path, text, option="PATH")
 
 
+class Format(StrEnum):
+    TOML = "toml"
+    CSV = "csv"
+    JSON = "json"
+
+
+FormatOpt = Annotated[Format | None, typer.Option(
+    "--format", help="toml (default; or from PATH's extension), csv or json.")]
+
+STARTER: dict[str, Any] = {
+    "plan": {"name": "my-plan", "cash_buffer": 0.02, "drift_threshold": 0.005,
+             "min_order_notional": 5, "urgency": "medium", "sell_unlisted": False},
+    "targets": {"SPY": 0.4, "BND": 0.3, "GLD": 0.1, "VTI": 0.15},
+    "overrides": {"GLD": {"urgency": "low"}},
+}
+
+
+def render_any(data: dict[str, Any], name: str, fmt: Format) -> str:
+    """The plan in ``fmt``. CSV carries only the targets (everything else is default)."""
+    import json
+
+    if fmt is Format.CSV:
+        return "symbol,weight\n" + "".join(f"{s},{w}\n" for s, w in data["targets"].items())
+    if fmt is Format.JSON:
+        return json.dumps(data, indent=2) + "\n"
+    return render_plan(data, name)
+
+
+def choose_format(path: Path, fmt: Format | None) -> Format:
+    """alch reads a plan by its file's extension, so the two must agree."""
+    by_suffix = {".csv": Format.CSV, ".json": Format.JSON}
+    implied = by_suffix.get(path.suffix.lower(), Format.TOML)
+    if fmt is not None and fmt is not implied:
+        raise UsageError(f"{path} would be read as {implied.value.upper()}: name it "
+                         f"{path.with_suffix('.' + fmt.value).name} for --format {fmt.value}")
+    return implied
+
+
 @plan_app.command("init")
 def init(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="Where to write the plan.")] = Path("plan.toml"),
     force: ForceOpt = False,
+    fmt: FormatOpt = None,
 ) -> None:
     """Write a commented starter plan."""
-    data = {
-        "plan": {"name": "my-plan", "cash_buffer": 0.02, "drift_threshold": 0.005,
-                 "min_order_notional": 5, "urgency": "medium", "sell_unlisted": False},
-        "targets": {"SPY": 0.4, "BND": 0.3, "GLD": 0.1, "VTI": 0.15},
-        "overrides": {"GLD": {"urgency": "low"}},
-    }
-    _write(path, render_plan(data, str(path)), force)
+    chosen = choose_format(path, fmt)
+    data = STARTER if chosen is not Format.CSV else {"targets": STARTER["targets"]}
+    _write(path, render_any(data, str(path), chosen), force)
     ctx.obj.terminal(False).info(f"wrote {path}")
 
 
@@ -75,6 +111,7 @@ def snapshot(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="Where to write the plan.")] = Path("plan.toml"),
     force: ForceOpt = False,
+    fmt: FormatOpt = None,
     sim: SimOpt = False,
     paper: PaperOpt = False,
     live: LiveOpt = False,
@@ -95,5 +132,5 @@ def snapshot(
     data = {"plan": {"name": plan.name, "cash_buffer": 0.0, "drift_threshold": 0.005,
                      "min_order_notional": 5, "urgency": "medium"},
             "targets": {s: float(w) for s, w in sorted(plan.targets.items())}}
-    _write(path, render_plan(data, str(path)), force)
+    _write(path, render_any(data, str(path), choose_format(path, fmt)), force)
     app.terminal(False).info(f"wrote {path} ({len(plan.targets)} symbols)")
