@@ -75,11 +75,33 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "settings"
-        raise ConfigError(f"invalid configuration: {where}: {first['msg']}") from None
+        hint = _key_hint(first["loc"]) if first["type"] == "extra_forbidden" else ""
+        raise ConfigError(f"invalid configuration: {where}: {first['msg']}{hint}") from None
     except ValueError as exc:
         raise ConfigError(f"invalid configuration: {exc}") from None
     protect_secrets(settings.secrets())
     return settings
+
+
+def _key_hint(loc: Sequence[int | str]) -> str:
+    """``(did you mean max_order_notional?)`` for a mistyped config key."""
+    import difflib
+
+    from pydantic import BaseModel
+
+    model: type[BaseModel] = Settings
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        annotation = getattr(field, "annotation", None)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+        else:
+            args = getattr(annotation, "__args__", ())  # dict[str, Model]: the next part is a key
+            model = next((a for a in args if isinstance(a, type) and issubclass(a, BaseModel)),
+                         model)
+    names = list(model.model_fields)
+    close = difflib.get_close_matches(str(loc[-1]), names, n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 def load_plan(path: str | Path) -> Plan:

@@ -114,6 +114,9 @@ def _run(argv: list[str] | None) -> int:
         ctx = getattr(exc, "ctx", None)
         path = getattr(ctx, "command_path", "alch") or "alch"
         message = " ".join(exc.format_message().split())  # typer wraps some messages
+        option = getattr(exc, "option_name", "") or ""
+        if option[1:2].isdigit():  # `place AAPL buy -5`: a negative number, not an option
+            message = f"{option} is not a valid amount: quantities and amounts are positive"
         sys.stderr.write(f"error: {message} (see '{path} --help')\n")
         return int(ExitCode.USAGE)
     except AlchError as exc:

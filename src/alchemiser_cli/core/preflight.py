@@ -15,10 +15,20 @@ async def require_tradable_session(broker: Broker) -> Account:
     except BrokerError as exc:
         raise BrokerUnavailableError(f"cannot reach the broker: {exc}") from exc
     if not account.active:
-        raise RefusedError(
-            f"account is not active or trading is blocked (status {account.status}); "
-            "nothing placed")
+        raise RefusedError(f"{blocked_reason(account)}; nothing placed")
     if not clock.is_open:
         raise MarketClosedError(
             f"the market is closed (next open {clock.next_open:%Y-%m-%d %H:%M %Z}); nothing placed")
     return account
+
+
+def blocked_reason(account: Account) -> str:
+    """Why an account may not trade, in the account's own terms."""
+    reasons = []
+    if account.status.upper() != "ACTIVE":
+        reasons.append(f"the account's status is {account.status}, not ACTIVE")
+    if account.account_blocked:
+        reasons.append("the account is blocked")
+    if account.trading_blocked:
+        reasons.append("trading is blocked on the account")
+    return "; ".join(reasons) or "the account cannot trade"
