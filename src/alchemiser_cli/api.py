@@ -444,6 +444,34 @@ def redact_key(key: str) -> str:
     return "*" * len(key) if len(key) <= 8 else f"{key[:2]}…{key[-4:]}"
 
 
+@dataclass(frozen=True, slots=True)
+class SettingValue:
+    key: str
+    value: str  # secrets redacted
+    source: str  # flag, env NAME, file PATH, account NAME or default
+
+
+def describe_settings(settings: Settings, flags: dict[str, Any] | None = None) -> list[SettingValue]:
+    """Every effective setting, its value (secrets redacted) and where it came from."""
+    import os
+
+    from pydantic import SecretStr
+
+    from alchemiser_cli.settings import flat_settings, value_sources
+
+    sources = value_sources(settings, flags or {}, os.environ)
+    out = []
+    for key, value in flat_settings(settings).items():
+        if isinstance(value, SecretStr):
+            shown = redact_key(value.get_secret_value()) if value.get_secret_value() else ""
+        elif isinstance(value, tuple | list):
+            shown = ", ".join(str(v) for v in value) if key != "notify" else f"{len(value)} URL(s)"
+        else:
+            shown = "" if value is None else str(value)
+        out.append(SettingValue(key, shown, sources[key]))
+    return out
+
+
 def run(main: Callable[[], Coroutine[Any, Any, T]], *, virtual_time: bool = True) -> T:
     """Run ``main()`` the way the CLI does: signals cancel it cleanly (open orders are
     cancelled first), and with ``virtual_time`` idle waits take no time (the simulator)."""
@@ -473,8 +501,10 @@ __all__ = [
     "Check",
     "CheckStatus",
     "Session",
+    "SettingValue",
     "broker_mode",
     "check_account",
+    "describe_settings",
     "export_fills",
     "failed_config_checks",
     "journal_brokers",

@@ -25,7 +25,7 @@ def test_the_app_has_the_expected_commands():
     names = {" ".join(path) for path, _ in COMMANDS}
     assert {"rebalance", "place", "quote", "verify", "verify-migration", "metrics", "runs",
             "show", "plan init", "plan snapshot", "sim reset", "sim status", "sim fault",
-            "sim serve", "accounts", "fills", "prune"} == names
+            "sim serve", "accounts", "fills", "prune", "config show", "config path"} == names
 
 
 def test_every_command_has_help_and_is_documented():

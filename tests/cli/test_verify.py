@@ -16,7 +16,7 @@ def statuses(out: str) -> dict[str, str]:
 
 
 EXPECTED_SIM = """\
-pass  config           configuration is valid
+pass  config           configuration is valid (no config file: defaults and environment)
 pass  credentials      not needed for the simulator
 pass  broker           sim reachable
 pass  account          status ACTIVE

@@ -26,7 +26,7 @@ app = typer.Typer(
     cls=LazyGroup,  # each command is imported only when it runs (see cli/lazy.py)
     help="Rebalance an Alpaca portfolio by walking the book. Offline simulator: add --sim.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -51,11 +51,17 @@ def root(
         "--account", envvar="ALCH_ACCOUNT", show_envvar=True,
         help="Work on this [accounts.NAME] of the config (its credentials, feed, alerts).")
     ] = None,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="Only errors, warnings and each command's final result.")] = False,
+    no_color: Annotated[bool, typer.Option(
+        "--no-color", help="No colours (as NO_COLOR=1 does).")] = False,
     version: Annotated[bool, typer.Option(
-        "--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+        "--version", "-V", callback=_version, is_eager=True, help="Show the version.")] = False,
 ) -> None:
     """Rebalance an Alpaca portfolio by walking the book. Offline simulator: add --sim."""
-    ctx.obj = AppContext(config_file=config, data_dir=data_dir, account=account)
+    if no_color:
+        os.environ["NO_COLOR"] = "1"
+    ctx.obj = AppContext(config_file=config, data_dir=data_dir, account=account, quiet=quiet)
 
 
 
@@ -79,7 +85,7 @@ def run(argv: list[str] | None = None) -> int:
     sys.stdout, sys.stderr = out, err
     try:
         CURRENT.clear()
-        code = _run(argv)
+        code = _run(hoist_global_options(sys.argv[1:] if argv is None else argv))
         out.flush()
         watch = CURRENT[0].run_watch if CURRENT else None
         if watch is not None:  # a command whose runs may alert: after everything else
@@ -92,6 +98,39 @@ def run(argv: list[str] | None = None) -> int:
         err.write(f"error: could not write the output: {out.failure.strerror or out.failure}\n")
         code = int(ExitCode.CONFIG)
     return code
+
+
+#: Global options, accepted after the command too (they are moved in front of it).
+GLOBAL_WITH_VALUE = frozenset({"--config", "--data-dir", "--account"})
+GLOBAL_FLAGS = frozenset({"--quiet", "-q", "--no-color"})
+
+
+def hoist_global_options(argv: list[str]) -> list[str]:
+    """``alch rebalance plan.toml --account taxable`` as ``alch --account taxable rebalance
+    plan.toml``: global options after the command move before it (up to a ``--``)."""
+    head: list[str] = []
+    hoisted: list[str] = []
+    tail: list[str] = []
+    command_seen = False
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            tail.extend(argv[i:])
+            break
+        name = arg.split("=", 1)[0]
+        if name in GLOBAL_WITH_VALUE or arg in GLOBAL_FLAGS:
+            group = argv[i:i + 2] if name in GLOBAL_WITH_VALUE and "=" not in arg else [arg]
+            (hoisted if command_seen else head).extend(group)
+            i += len(group)
+            continue
+        if command_seen:
+            tail.append(arg)
+        else:
+            command_seen = not arg.startswith("-")
+            (tail if command_seen else head).append(arg)
+        i += 1
+    return head + hoisted + tail
 
 
 def _run(argv: list[str] | None) -> int:

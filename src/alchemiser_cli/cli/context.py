@@ -25,6 +25,7 @@ class AppContext:
     config_file: Path | None = None
     data_dir: Path | None = None
     account: str | None = None
+    quiet: bool = False
     _settings: Settings | None = field(default=None, repr=False)
     run_watch: RunWatch | None = None  # set by commands whose runs may send an alert
 
@@ -86,7 +87,7 @@ class AppContext:
         from alchemiser_cli.cli.render import Terminal
 
         secrets = self._settings.secrets() if self._settings is not None else []
-        return Terminal(json_mode=json_mode, secrets=secrets)
+        return Terminal(json_mode=json_mode, secrets=secrets, quiet=self.quiet)
 
 
 def broker_mode(sim: bool, paper: bool, live: bool) -> BrokerMode:

@@ -54,11 +54,42 @@ COMMANDS: dict[str, LazyCommand] = {
     "accounts": LazyCommand(_C + "accounts", "accounts",
                             "List the configured accounts: mode, where credentials come from, "
                             "feed, alerts."),
+    "config": LazyCommand(_C + "config", "config_app",
+                          "Show the effective configuration and where each value comes from."),
     "plan": LazyCommand(_C + "plan", "plan_app",
                         "Write plan files: a commented starter, or a snapshot of holdings."),
     "sim": LazyCommand(_C + "sim", "sim_app",
                        "The offline simulator: reset it, inspect it, inject faults."),
 }
+
+#: Shown at the end of each command's --help.
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "rebalance": (
+        "alch rebalance config/example-plan.toml --sim --dry-run",
+        "alch rebalance plan.toml --paper",
+        "alch --account taxable rebalance plan.toml --paper --json",
+        "alch rebalance plan.toml --live    # shows the plan, then asks for the account's digits",
+    ),
+    "place": (
+        "alch place AAPL buy 10 --sim",
+        "alch place SPY buy --notional 500 --paper",
+        "alch place TSLA sell --close full --urgency high --paper",
+    ),
+    "quote": ("alch quote AAPL MSFT --sim", "alch quote SPY --watch --interval 5 --paper",
+              "alch quote SPY --json --paper"),
+    "verify-migration": ("alch verify --sim", "alch verify --paper --symbol QQQ",
+                         "alch --account taxable verify --paper --json"),
+    "metrics": ("alch metrics --since 7d", "alch metrics --broker sim",
+                "alch metrics --prom --output /var/lib/node_exporter/alch.prom"),
+    "runs": ("alch runs --limit 5", "alch runs --broker live --json"),
+    "show": ("alch show 2611241500", "alch show 2611241500 --events",
+             "alch show 2611241500 --json"),
+    "fills": ("alch fills --since 30d --csv --output fills.csv",
+              "alch --account taxable fills --json"),
+    "prune": ("alch prune --older-than 90d --dry-run", "alch prune --older-than 90d"),
+    "accounts": ("alch accounts", "alch accounts --check --json"),
+}
+EXAMPLES["verify"] = EXAMPLES["verify-migration"]
 
 
 def load(name: str) -> Any:
@@ -70,7 +101,12 @@ def load(name: str) -> Any:
     else:
         holder = typer.Typer(add_completion=False, rich_markup_mode=None,
                              context_settings={"help_option_names": ["-h", "--help"]})
-        holder.command(name=name, help=entry.help if entry.alias_of else None)(target)
+        examples = EXAMPLES.get(name, ())
+        # "\b" keeps click from re-wrapping the example lines into one paragraph
+        epilog = ("Examples:\n\n\b\n" + "\n".join(f"$ {e}" for e in examples)
+                  if examples else None)
+        holder.command(name=name, help=entry.help if entry.alias_of else None,
+                       epilog=epilog)(target)
         command = typer.main.get_command(holder)
     command.name = name
     return command

@@ -33,6 +33,9 @@ PaperOpt = Annotated[
 LiveOpt = Annotated[
     bool, typer.Option("--live", help="Trade real money on Alpaca (asks for confirmation).")
 ]
+ReadLiveOpt = Annotated[
+    bool, typer.Option("--live", help="Use the live Alpaca account (this command only reads).")
+]
 YesOpt = Annotated[
     bool, typer.Option("--yes", "-y", help="Confirm --live without a prompt (needed under cron).")
 ]

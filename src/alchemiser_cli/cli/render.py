@@ -181,8 +181,9 @@ class Terminal:
 
     def __init__(self, *, json_mode: bool = False, stdout: IO[str] | None = None,
                  stderr: IO[str] | None = None, is_tty: bool | None = None,
-                 secrets: Sequence[str] = ()) -> None:
+                 secrets: Sequence[str] = (), quiet: bool = False) -> None:
         self.stdout = stdout or sys.stdout
+        self.quiet = quiet
         self.stderr = stderr or sys.stderr
         self.json_mode = json_mode
         self.is_tty = self.stdout.isatty() if is_tty is None else is_tty
@@ -218,7 +219,7 @@ class Terminal:
         self.stderr.flush()
 
     def info(self, message: str) -> None:
-        if self.json_mode:
+        if self.json_mode or self.quiet:
             return
         self.stderr.write(self._clean(message) + "\n")
 
@@ -233,6 +234,12 @@ class Terminal:
         """An observer that shows the run: live table, plain lines, or JSON lines."""
         if self.json_mode:
             yield lambda event: self.json(event.to_dict())
+            return
+        if self.quiet:  # warnings and errors only; the command prints its final line
+            def quiet(event: Event) -> None:
+                if isinstance(event, Notice) and event.level != "info":
+                    self.warn(event.message)
+            yield quiet
             return
         if not self.is_tty:
             def plain(event: Event) -> None:

@@ -71,7 +71,8 @@ def describe_profiles(settings: Settings) -> str:
 
 
 def local_checks(mode: BrokerMode, settings: Settings) -> list[Check]:
-    checks = [Check("config", CheckStatus.PASS, "configuration is valid")]
+    where = settings.config_file or "no config file: defaults and environment"
+    checks = [Check("config", CheckStatus.PASS, f"configuration is valid ({where})")]
     if mode is BrokerMode.SIM:
         checks.append(Check("credentials", CheckStatus.PASS, "not needed for the simulator"))
     elif settings.has_credentials:

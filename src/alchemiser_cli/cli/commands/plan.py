@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from alchemiser_cli.cli.context import AppContext, run_async
-from alchemiser_cli.cli.options import LiveOpt, PaperOpt, SimOpt, group
+from alchemiser_cli.cli.options import ReadLiveOpt, PaperOpt, SimOpt, group
 from alchemiser_cli.domain.errors import UsageError
 
 plan_app = group("Write plan files: a commented starter, or a snapshot of holdings.")
@@ -114,7 +114,7 @@ def snapshot(
     fmt: FormatOpt = None,
     sim: SimOpt = False,
     paper: PaperOpt = False,
-    live: LiveOpt = False,
+    live: ReadLiveOpt = False,
 ) -> None:
     """Write the current holdings as a plan (weights of equity, 4 decimals)."""
     from alchemiser_cli.api import open_session

@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 
 from alchemiser_cli.cli.context import AppContext, run_async
-from alchemiser_cli.cli.options import JsonOpt, LiveOpt, PaperOpt, SimOpt
+from alchemiser_cli.cli.options import JsonOpt, ReadLiveOpt, PaperOpt, SimOpt
 from alchemiser_cli.domain.errors import ExitCode, UsageError
 
 
@@ -17,7 +17,7 @@ def quote(
     interval: Annotated[float, typer.Option(help="Seconds between refreshes with --watch.")] = 2.0,
     sim: SimOpt = False,
     paper: PaperOpt = False,
-    live: LiveOpt = False,
+    live: ReadLiveOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Show quotes: stream first, REST fallback; flags stale, crossed and zero-sided quotes."""

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from alchemiser_cli.cli.context import AppContext, broker_mode, run_async
-from alchemiser_cli.cli.options import JsonOpt, LiveOpt, NotifyOpt, PaperOpt, SimOpt
+from alchemiser_cli.cli.options import JsonOpt, ReadLiveOpt, NotifyOpt, PaperOpt, SimOpt
 from alchemiser_cli.domain.errors import ConfigError, ExitCode
 
 if TYPE_CHECKING:  # imported lazily: `alch --help` must stay fast
@@ -18,7 +18,7 @@ def verify(
     symbol: Annotated[str, typer.Option("--symbol", help="Probe symbol for the quote checks.")] = "SPY",
     sim: SimOpt = False,
     paper: PaperOpt = False,
-    live: LiveOpt = False,
+    live: ReadLiveOpt = False,
     json_out: JsonOpt = False,
     notify: NotifyOpt = None,
 ) -> None:
