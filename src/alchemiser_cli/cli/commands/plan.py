@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from alchemiser_cli.cli.context import AppContext, run_async
-from alchemiser_cli.cli.options import ReadLiveOpt, PaperOpt, SimOpt, group
+from alchemiser_cli.cli.options import PaperOpt, ReadLiveOpt, SimOpt, group
 from alchemiser_cli.domain.errors import UsageError
 
 plan_app = group("Write plan files: a commented starter, or a snapshot of holdings.")

@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 
 from alchemiser_cli.cli.context import AppContext, run_async
-from alchemiser_cli.cli.options import JsonOpt, ReadLiveOpt, PaperOpt, SimOpt
+from alchemiser_cli.cli.options import JsonOpt, PaperOpt, ReadLiveOpt, SimOpt
 from alchemiser_cli.domain.errors import ExitCode, UsageError
 
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from alchemiser_cli.cli.context import AppContext, broker_mode, run_async
-from alchemiser_cli.cli.options import JsonOpt, ReadLiveOpt, NotifyOpt, PaperOpt, SimOpt
+from alchemiser_cli.cli.options import JsonOpt, NotifyOpt, PaperOpt, ReadLiveOpt, SimOpt
 from alchemiser_cli.domain.errors import ConfigError, ExitCode
 
 if TYPE_CHECKING:  # imported lazily: `alch --help` must stay fast
