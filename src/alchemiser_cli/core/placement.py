@@ -27,6 +27,7 @@ from alchemiser_cli.domain.results import (
     ExecutionStatus,
     StepRecord,
     ValidationResult,
+    with_validation,
 )
 from alchemiser_cli.settings import GuardSettings, Settings
 
@@ -72,10 +73,12 @@ class PlacementService:
 
     async def place(self, intent: OrderIntent, *, id_base: str, asset: Asset | None = None,
                     position_before: Decimal | None = None,
-                    equity: Decimal | None = None) -> ExecutionResult:
+                    equity: Decimal | None = None, validate: bool = True) -> ExecutionResult:
         """Quote, size, check the guard rails, walk the book, confirm the position.
 
-        ``equity``, when given, also applies the turnover guard to this one order.
+        ``equity``, when given, also applies the turnover guard to this one order. With
+        ``validate`` False the caller checks the position itself (a rebalance checks every
+        position from one read after the walks) and applies it with ``with_validation``.
         """
         started = self._clock.now()
         symbol = intent.symbol
@@ -111,22 +114,20 @@ class PlacementService:
         outcome = await self.walker.walk(
             symbol=symbol, side=intent.side, qty=qty, profile=self._config.profiles[intent.urgency],
             arrival=arrival, id_base=id_base)
-        full_close = intent.close_type is CloseType.FULL and outcome.filled_qty == qty
-        expected = ZERO if full_close else position_before + intent.side.sign * outcome.filled_qty
-        validation = await self.validator.confirm(symbol, expected, exact=full_close)
-        if not validation.passed:
-            status = ExecutionStatus.FAILED
-        elif outcome.filled_qty == qty and outcome.error is None:
+        if outcome.filled_qty == qty and outcome.error is None:
             status = ExecutionStatus.FILLED
         elif outcome.filled_qty > ZERO:
             status = ExecutionStatus.PARTIAL
         else:
             status = ExecutionStatus.FAILED
-        error = outcome.error
-        if not validation.passed:
-            error = f"position check failed: {validation.message}" + (f"; {error}" if error else "")
+        validation: ValidationResult | None = None
+        if validate:
+            full_close = intent.close_type is CloseType.FULL and outcome.filled_qty == qty
+            expected = ZERO if full_close else (
+                position_before + intent.side.sign * outcome.filled_qty)
+            validation = await self.validator.confirm(symbol, expected, exact=full_close)
         return self._finish(intent, status, qty, outcome.filled_qty, outcome.avg_price, arrival,
-                            outcome.steps, validation, started, error)
+                            outcome.steps, validation, started, outcome.error)
 
     def _size(self, intent: OrderIntent, asset: Asset, quote: AssessedQuote,
               position: Decimal) -> Decimal | str:
@@ -162,18 +163,18 @@ class PlacementService:
         usable = quote is not None and quote.usable
         result = ExecutionResult(
             intent=intent, status=status, requested_qty=requested, filled_qty=filled,
-            avg_price=avg,
-            arrival_bid=quote.bid if usable and quote is not None else None,
-            arrival_ask=quote.ask if usable and quote is not None else None,
-            steps=steps, validation=validation, started_at=started,
-            finished_at=self._clock.now(), error=error,
+            avg_price=avg, arrival_bid=quote.bid if usable and quote else None,
+            arrival_ask=quote.ask if usable and quote else None, steps=steps, validation=None,
+            started_at=started, finished_at=self._clock.now(), error=error,
         )
+        if validation is not None:
+            result = with_validation(result, validation)
         self._emit(OrderDone(
-            symbol=intent.symbol, side=intent.side.value, status=status.value,
+            symbol=intent.symbol, side=intent.side.value, status=result.status.value,
             requested_qty=requested, filled_qty=filled, avg_price=avg,
             arrival_mid=result.arrival_mid, slippage_bps=result.slippage_bps,
             steps_used=len(steps), fill_step=result.fill_step, seconds=result.seconds,
             validation_passed=None if validation is None else validation.passed,
-            error=error, at=result.finished_at,
+            error=result.error, at=result.finished_at,
         ))
         return result

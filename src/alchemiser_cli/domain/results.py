@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -110,3 +110,12 @@ class ExecutionResult:
     @property
     def seconds(self) -> float:
         return round((self.finished_at - self.started_at).total_seconds(), 3)
+
+
+def with_validation(result: ExecutionResult, validation: ValidationResult) -> ExecutionResult:
+    """``result`` once its position has been checked: a failed check fails the order."""
+    if validation.passed:
+        return replace(result, validation=validation)
+    error = f"position check failed: {validation.message}" + (
+        f"; {result.error}" if result.error else "")
+    return replace(result, validation=validation, status=ExecutionStatus.FAILED, error=error)
