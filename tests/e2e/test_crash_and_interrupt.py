@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from alchemiser_cli.brokers.sim.state import load_state, save_state
+
 PLAN = str(Path(__file__).parents[2] / "config" / "example-plan.toml")
 
 
@@ -31,13 +33,16 @@ def alch(data: Path, *args: str, timeout: float = 60) -> subprocess.CompletedPro
 
 
 def state(data: Path) -> dict:
-    return json.loads((data / "sim" / "state.json").read_text())
+    """The simulator's state as it stands: its snapshot plus the change log since (which a
+    running or killed process appends to after every broker call)."""
+    return load_state(data / "sim" / "state.json", seed=7).to_dict()
 
 
 def set_fault(data: Path, **faults: object) -> None:
-    s = state(data)
-    s["faults"].update(faults)
-    (data / "sim" / "state.json").write_text(json.dumps(s))
+    s = load_state(data / "sim" / "state.json", seed=7)
+    for name, value in faults.items():
+        setattr(s.faults, name, value)
+    save_state(data / "sim" / "state.json", s)
 
 
 def total_calls(tmp_path: Path) -> int:

@@ -1,8 +1,9 @@
 """The simulator broker: a deterministic, seeded market behind the Broker port.
 
 It runs on whatever clock it is given; on the virtual-time loop a 2-minute walk
-costs milliseconds. A background ticker advances prices, matches resting
-orders and publishes streamed quotes every ``tick_seconds``.
+costs milliseconds. A background ticker advances prices, matches the open orders
+(and only those) and publishes streamed quotes every ``tick_seconds``. The market
+is :mod:`.market`; how orders fill is :mod:`.matching`; persistence is :mod:`.state`.
 """
 
 from __future__ import annotations
@@ -28,19 +29,29 @@ from alchemiser_cli.brokers.port import (
 )
 from alchemiser_cli.brokers.sim.market import (
     DEFAULT_UNIVERSE,
-    FillModel,
+    Draws,
+    Market,
+    MarketModel,
     SymbolSpec,
-    limit_fill_probability,
+    Touch,
     spec_for_generated,
-    step_mid,
-    touch,
-    unit_random,
+    tick_index,
+    wide_touch,
+)
+from alchemiser_cli.brokers.sim.matching import (
+    Execution,
+    Where,
+    adverse_move,
+    arrive,
+    crosses,
+    match_resting,
+    taker_price,
 )
 from alchemiser_cli.brokers.sim.state import (
-    DEFAULT_START,
     SimOrderRecord,
     SimPosition,
     SimState,
+    StateLog,
     save_state,
 )
 from alchemiser_cli.clock import Clock, wait_for
@@ -59,7 +70,7 @@ from alchemiser_cli.domain.orders import (
 )
 from alchemiser_cli.domain.quotes import Quote
 
-MAX_CATCHUP_TICKS = 2000
+_NOT_ROUTED = frozenset({OrderStatus.ACCEPTED.value, OrderStatus.PENDING_NEW.value})
 
 
 class SimBroker:
@@ -73,16 +84,17 @@ class SimBroker:
         clock: Clock,
         *,
         path: Path | None = None,
-        model: FillModel | None = None,
+        model: MarketModel | None = None,
         tick_seconds: float = 0.5,
         universe: Iterable[SymbolSpec] = DEFAULT_UNIVERSE,
     ) -> None:
         self.state = state
         self._clock = clock
         self._path = path
-        self._model = model or FillModel()
         self._tick_seconds = tick_seconds
         self._specs = {s.symbol: s for s in universe}
+        self.market = Market(model or MarketModel(), state.seed, tick_seconds, state.markets)
+        self._log = StateLog(path) if path is not None else None
         self._subscribed: set[str] = set()
         self._tick_event = asyncio.Event()
         self._updates: dict[str, asyncio.Queue[TradeUpdate]] = {}
@@ -101,6 +113,8 @@ class SimBroker:
         await self.close()
 
     async def start(self) -> None:
+        if self._path is not None and not self.state.generation:
+            save_state(self._path, self.state)  # the log always extends a snapshot
         if self._ticker is None:
             self._last_fill_time = self._clock.now()
             self._ticker = asyncio.create_task(self._run_ticker(), name="sim-ticker")
@@ -112,7 +126,7 @@ class SimBroker:
                 await self._ticker
             self._ticker = None
         self._sync_time()
-        self._persist(force=True)
+        self._persist(compact=True)
 
     async def _run_ticker(self) -> None:
         while True:
@@ -126,34 +140,37 @@ class SimBroker:
         return self._specs.get(symbol) or spec_for_generated(symbol)
 
     def _tick_index(self) -> int:
-        elapsed = (self._clock.now() - DEFAULT_START).total_seconds()
-        return max(int(elapsed / self._tick_seconds), 0)
+        return tick_index(self._clock.now(), self._tick_seconds)
 
     def _sync_time(self) -> None:
         self.state.now = self._clock.now().isoformat()
 
-    def mid(self, symbol: str) -> Decimal:
+    def _spec(self, symbol: str) -> SymbolSpec:
         spec = self.spec(symbol)
         if spec is None:
             raise NotFoundError(f"asset {symbol} not found", status=404, code=40410000)
-        tick = self._tick_index()
-        mid = Decimal(self.state.mids.get(symbol, str(spec.mid)))
-        last = self.state.mid_ticks.get(symbol, tick)
-        gap = tick - last
-        if gap > MAX_CATCHUP_TICKS:
-            mid = step_mid(mid, self.state.seed, symbol, last, self._model, self._tick_seconds * gap)
-        else:
-            for t in range(last + 1, tick + 1):
-                mid = step_mid(mid, self.state.seed, symbol, t, self._model, self._tick_seconds)
-        if gap or symbol not in self.state.mids:
-            self.state.mids[symbol] = str(mid)
-            self.state.mid_ticks[symbol] = tick
-        return mid
+        return spec
+
+    def public_touch(self, symbol: str) -> Touch:
+        """The market's own best bid and offer now, without our orders."""
+        return self.market.touch(self._spec(symbol), self._tick_index())
+
+    def mid(self, symbol: str) -> Decimal:
+        return self.public_touch(symbol).mid
 
     def true_touch(self, symbol: str) -> tuple[Decimal, Decimal]:
-        spec = self.spec(symbol)
-        assert spec is not None
-        return touch(self.mid(symbol), spec.spread_bps)
+        """The best bid and offer now, including our own resting limits inside the spread."""
+        touch = self.public_touch(symbol)
+        bid, ask = touch.bid, touch.ask
+        for rec in self.state.order_table.open_on(symbol):
+            if rec.limit_price is None:
+                continue
+            limit = Decimal(rec.limit_price)
+            if rec.side == Side.BUY.value and bid < limit < ask:
+                bid = limit
+            elif rec.side == Side.SELL.value and bid < limit < ask:
+                ask = limit
+        return bid, ask
 
     def _quote(self, symbol: str) -> Quote:
         spec = self.spec(symbol)
@@ -174,8 +191,9 @@ class SimBroker:
         elif mode == "stale":
             stamp = now - timedelta(seconds=120)
         elif mode == "wide":
-            bid, ask = touch(self.mid(symbol), Decimal(2000))
-        return Quote(symbol, bid, ask, Decimal(3), Decimal(4), stamp)
+            bid, ask = wide_touch(self.mid(symbol), Decimal(2000))
+        touch = self.public_touch(symbol)
+        return Quote(symbol, bid, ask, _lots(touch.bid_size), _lots(touch.ask_size), stamp)
 
     # -- call accounting and faults ----------------------------------------------------------
     def _call(self, *, read: bool) -> None:
@@ -192,13 +210,24 @@ class SimBroker:
         limit = self.state.faults.crash_after_calls
         if limit is not None and self.state.calls >= limit:
             self.state.faults.crash_after_calls = None
-            self._persist(force=True)
+            self._persist()
             os.kill(os.getpid(), signal.SIGKILL)
 
-    def _persist(self, force: bool = False) -> None:
-        if self._path is not None and (self._dirty or force):
-            save_state(self._path, self.state)
+    def _persist(self, *, compact: bool = False) -> None:
+        """Append what changed to the state log; ``compact``: write a new snapshot.
+
+        O(changes), not O(orders ever placed): see :mod:`.state`.
+        """
         self._dirty = False
+        if self._path is None or self._log is None:
+            return
+        if compact:
+            self._log.close()
+            self.state.queues = {k: v for k, v in self.state.queues.items()
+                                 if k in self.state.order_table.open}
+            save_state(self._path, self.state)
+        else:
+            self._log.append(self.state)
 
     # -- Broker port: reads -------------------------------------------------------------------
     async def get_account(self) -> Account:
@@ -292,20 +321,15 @@ class SimBroker:
     async def get_order_by_client_id(self, client_order_id: str) -> Order | None:
         self._call(read=True)
         try:
-            for rec in self.state.orders.values():
-                if rec.client_order_id == client_order_id:
-                    return self._order(rec)
-            return None
+            rec = self.state.order_table.by_client_id.get(client_order_id)
+            return None if rec is None else self._order(rec)
         finally:
             self._after_call()
 
     async def list_open_orders(self) -> list[Order]:
         self._call(read=True)
         try:
-            return [
-                self._order(r) for r in self.state.orders.values()
-                if not OrderStatus.parse(r.status).terminal
-            ]
+            return [self._order(r) for r in self.state.order_table.open.values()]
         finally:
             self._after_call()
 
@@ -328,7 +352,7 @@ class SimBroker:
 
     def _submit(self, req: OrderRequest) -> Order:
         faults = self.state.faults
-        if any(r.client_order_id == req.client_order_id for r in self.state.orders.values()):
+        if req.client_order_id in self.state.order_table.by_client_id:
             raise DuplicateClientOrderIdError(
                 "client_order_id must be unique", status=422, code=40010001
             )
@@ -352,9 +376,8 @@ class SimBroker:
         if req.symbol in faults.reject_symbols:
             raise OrderRejectedError("simulated rejection", status=403, code=40310000)
         opposite = Side.SELL if req.side is Side.BUY else Side.BUY
-        for rec in self.state.orders.values():
-            if (rec.symbol == req.symbol and rec.side == opposite.value
-                    and not OrderStatus.parse(rec.status).terminal):
+        for rec in self.state.order_table.open_on(req.symbol):
+            if rec.side == opposite.value:
                 raise OrderRejectedError(
                     "potential wash trade detected. use complex orders", status=403, code=40310000)
         if req.side is Side.SELL:
@@ -385,6 +408,7 @@ class SimBroker:
             updated_at=now,
         )
         self.state.orders[rec.id] = rec
+        self._arrived(rec)
         self._dirty = True
         self._emit(rec, "new")
         if faults.reject_next > 0:
@@ -415,6 +439,7 @@ class SimBroker:
             if self.state.faults.stuck_cancel > 0:
                 self.state.faults.stuck_cancel -= 1
                 rec.status = OrderStatus.PENDING_CANCEL.value
+                rec.cancel_stuck = True
                 self._dirty = True
                 self._emit(rec, "pending_cancel")
                 return
@@ -465,16 +490,15 @@ class SimBroker:
 
     def _open_qty(self, symbol: str, side: Side) -> Decimal:
         return sum(
-            (Decimal(r.qty) - Decimal(r.filled_qty) for r in self.state.orders.values()
-             if r.symbol == symbol and r.side == side.value
-             and not OrderStatus.parse(r.status).terminal),
+            (Decimal(r.qty) - Decimal(r.filled_qty) for r in self.state.order_table.open_on(symbol)
+             if r.side == side.value),
             ZERO,
         )
 
     def _reserved_cash(self) -> Decimal:
         total = ZERO
-        for r in self.state.orders.values():
-            if r.side != Side.BUY.value or OrderStatus.parse(r.status).terminal:
+        for r in self.state.order_table.open.values():
+            if r.side != Side.BUY.value:
                 continue
             remaining = Decimal(r.qty) - Decimal(r.filled_qty)
             price = (Decimal(r.limit_price) if r.limit_price
@@ -483,40 +507,79 @@ class SimBroker:
         return total
 
     def _advance(self) -> None:
+        """One tick: match the open orders, and only those (O(open orders), not O(orders))."""
         self._sync_time()
         now = self._clock.now()
         dt = (now - (self._last_fill_time or now)).total_seconds()
         self._last_fill_time = now
-        faults = self.state.faults
-        if dt <= 0 or faults.market_closed:
+        if dt <= 0 or self.state.faults.market_closed:
             return
         tick = self._tick_index()
-        partial_p = (faults.partial_probability if faults.partial_probability is not None
-                     else self._model.partial_probability)
-        for rec in list(self.state.orders.values()):
-            if (OrderStatus.parse(rec.status).terminal or rec.symbol in faults.halted
-                    or rec.status == OrderStatus.PENDING_CANCEL.value):
-                continue
-            side = Side(rec.side)
-            bid, ask = self.true_touch(rec.symbol)
-            rng = unit_random(self.state.seed, "fill", rec.id, tick)
-            if rec.type == OrderType.MARKET.value:
-                price = ask if side is Side.BUY else bid
-            else:
-                assert rec.limit_price is not None
-                limit = Decimal(rec.limit_price)
-                if not faults.limit_fills:
-                    continue
-                p = limit_fill_probability(side, limit, bid, ask, self._model, dt)
-                if rng.random() >= p:
-                    continue
-                price = min(limit, ask) if side is Side.BUY else max(limit, bid)
-            remaining = Decimal(rec.qty) - Decimal(rec.filled_qty)
-            qty = remaining
-            if rng.random() < partial_p:
-                qty = self._partial(remaining, rng.uniform(0.1, 0.9))
-            self._fill(rec, qty, price)
+        for rec in list(self.state.order_table.open.values()):
+            if self._can_fill(rec):
+                self._match(rec, tick, dt)
         self._persist()
+
+    def _arrived(self, rec: SimOrderRecord) -> None:
+        """A new limit order takes its place in the market (queue position, or a taker)."""
+        if rec.limit_price is None:
+            return
+        spec = self._spec(rec.symbol)
+        tick = self._tick_index()
+        self.state.queues[rec.id] = arrive(
+            rec.side == Side.BUY.value, Decimal(rec.limit_price), self.market.touch(spec, tick),
+            self.market.model.params(spec.liquidity),
+            Draws(self.state.seed, "arrive", rec.id, tick))
+
+    def _can_fill(self, rec: SimOrderRecord) -> bool:
+        """Working orders fill, pending_cancel included (a cancel takes effect later), but
+        not a cancel stuck by the fault, an order not yet routed, or a halted symbol."""
+        return not (rec.cancel_stuck or rec.status in _NOT_ROUTED
+                    or rec.symbol in self.state.faults.halted)
+
+    def _match(self, rec: SimOrderRecord, tick: int, dt: float) -> None:
+        """Decide whether, how much and at what price ``rec`` fills this tick."""
+        spec = self._spec(rec.symbol)
+        params = self.market.model.params(spec.liquidity)
+        touch = self.market.touch(spec, tick)
+        buy = rec.side == Side.BUY.value
+        qty = Decimal(rec.qty)
+        remaining = qty - Decimal(rec.filled_qty)
+        draws = Draws(self.state.seed, "match", rec.id, tick)
+        if rec.type == OrderType.MARKET.value:
+            execution = Execution(remaining, taker_price(buy, touch, qty, params.market_eq),
+                                  adverse=False)
+        else:
+            assert rec.limit_price is not None
+            limit = Decimal(rec.limit_price)
+            queue = self.state.queues.get(rec.id)
+            if queue is None:  # not seen on arrival (placed by an earlier process)
+                queue = self.state.queues[rec.id] = arrive(buy, limit, touch, params, draws)
+                if queue.where is not Where.TAKER:
+                    return
+            if queue.where is Where.TAKER and crosses(buy, limit, touch):
+                price = taker_price(buy, touch, qty, params.market_eq)  # like a market order,
+                execution = Execution(remaining, min(price, limit) if buy else max(price, limit),
+                                      adverse=False)  # within its limit
+            elif queue.where is Where.TAKER:  # the market moved away before it traded: it rests
+                self.state.queues[rec.id] = arrive(buy, limit, touch, params, draws)
+                return
+            elif not self.state.faults.limit_fills:
+                return
+            else:
+                found = match_resting(buy, limit, remaining, touch, queue, params, dt, draws)
+                if found is None:
+                    return
+                execution = found
+        fill_qty = execution.qty
+        forced = self.state.faults.partial_probability
+        if forced is not None and draws.random() < forced:
+            fill_qty = self._partial(fill_qty, 0.1 + 0.8 * draws.random())
+        self._fill(rec, fill_qty, execution.price)
+        if execution.adverse:
+            self.market.shift(spec, tick, adverse_move(buy, touch, params))
+        if rec.id not in self.state.order_table.open:
+            self.state.queues.pop(rec.id, None)
 
     @staticmethod
     def _partial(remaining: Decimal, fraction: float) -> Decimal:
@@ -578,3 +641,6 @@ class SimBroker:
             listener(update)
 
 
+def _lots(shares: float) -> Decimal:
+    """Displayed size in round lots of 100 shares."""
+    return Decimal(max(1, round(shares / 100)))

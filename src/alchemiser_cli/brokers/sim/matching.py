@@ -1,0 +1,139 @@
+"""How orders meet the simulated market: contra flow, queues, adverse selection and
+price improvement.
+
+- A **market order** (or a limit that is marketable when it arrives) trades at once at
+  the far touch minus price improvement: it pays ``E/Q`` times the half-spread over the
+  mid (``market_eq`` of its class), except orders under one share, which Alpaca fills
+  itself at the NBBO (E/Q = 1).
+- A **resting limit** has a queue position. Joining the touch puts it at the back of the
+  displayed queue; a price inside the spread becomes the new touch with nobody ahead,
+  until someone improves on it (penny jumping). Contra marketable orders arrive at
+  Poisson rates and eat the queue ahead first; orders ahead also cancel. When the
+  efficient price moves through the limit, it fills at its price.
+- After a passive fill the efficient price moves against the filled side (adverse
+  selection): the contra order that filled us was more often informed than not.
+
+Everything here is a pure function of its arguments; the broker keeps the state.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from enum import StrEnum
+
+from alchemiser_cli.brokers.sim.market import ClassParams, Draws, Touch
+from alchemiser_cli.domain.money import SUB_PENNY, tick_for
+
+ONE_SHARE = Decimal(1)
+
+
+class Where(StrEnum):
+    """A resting order's place relative to the public quote."""
+
+    INSIDE = "inside"  # better than the public touch: it is the touch
+    TOUCH = "touch"  # at the public touch, behind the queue already there
+    BEHIND = "behind"  # behind the touch: contra flow never reaches it
+    TAKER = "taker"  # marketable when it arrived: trades like a market order within its limit
+
+
+@dataclass(slots=True)
+class QueueState:
+    """What the matching engine remembers about one resting order."""
+
+    ahead: float  # shares ahead of it at its price (or better, after a penny jump)
+    where: Where
+
+    def to_json(self) -> list[object]:
+        return [repr(self.ahead), self.where.value]
+
+    @classmethod
+    def from_json(cls, raw: list[object]) -> QueueState:
+        return cls(float(str(raw[0])), Where(str(raw[1])))
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    qty: Decimal
+    price: Decimal
+    adverse: bool  # filled by a contra order: the efficient price moves against the fill
+
+
+def taker_price(buy: bool, touch: Touch, qty: Decimal, eq: float) -> Decimal:
+    """Fill price of a market order: ``mid ± E/Q × half-spread``, on the $0.0001 grid.
+
+    Price improvement can be sub-penny (it is reported that way under Rule 605); the
+    rounding is toward the far touch, so the model never flatters a market order.
+    """
+    q = Decimal(1) if qty < ONE_SHARE else Decimal(repr(eq))
+    offset = (touch.ask - touch.bid) / 2 * q
+    if buy:
+        return min((touch.mid + offset).quantize(SUB_PENNY, rounding=ROUND_CEILING), touch.ask)
+    return max((touch.mid - offset).quantize(SUB_PENNY, rounding=ROUND_FLOOR), touch.bid)
+
+
+def classify(buy: bool, limit: Decimal, touch: Touch) -> Where:
+    near = touch.bid if buy else touch.ask
+    if limit == near:
+        return Where.TOUCH
+    better = limit > near if buy else limit < near
+    return Where.INSIDE if better else Where.BEHIND
+
+
+def crosses(buy: bool, limit: Decimal, touch: Touch) -> bool:
+    return limit >= touch.ask if buy else limit <= touch.bid
+
+
+def arrive(buy: bool, limit: Decimal, touch: Touch, params: ClassParams,
+           draws: Draws) -> QueueState:
+    """Queue state of a limit that has just arrived."""
+    if crosses(buy, limit, touch):
+        return QueueState(0.0, Where.TAKER)
+    where = classify(buy, limit, touch)
+    if where is Where.INSIDE:
+        return QueueState(0.0, where)
+    low, high = params.queue_depth
+    displayed = touch.bid_size if buy else touch.ask_size
+    # at the touch: behind everything displayed; behind it: a level of similar depth
+    ahead = displayed if where is Where.TOUCH else low + (high - low) * draws.random()
+    return QueueState(ahead, where)
+
+
+def match_resting(buy: bool, limit: Decimal, remaining: Decimal, touch: Touch,
+                  queue: QueueState, params: ClassParams, dt: float,
+                  draws: Draws) -> Execution | None:
+    """One tick of a resting limit: update ``queue`` in place, return a fill or None."""
+    if crosses(buy, limit, touch):  # the market moved through it
+        return Execution(remaining, limit, adverse=False)
+    where = classify(buy, limit, touch)
+    if where is Where.INSIDE and queue.where is not Where.INSIDE:
+        queue.ahead = 0.0  # the orders that shared its price are gone: it is the touch
+    queue.where = where
+    queue.ahead *= math.exp(-params.queue_cancel_rate_per_second * dt)
+    if where is Where.BEHIND:
+        return None
+    if where is Where.INSIDE and params.penny_jump_rate_per_second > 0:
+        step = tick_for(limit)
+        room = limit + step < touch.ask if buy else limit - step > touch.bid
+        if room and draws.random() < 1 - math.exp(-params.penny_jump_rate_per_second * dt):
+            queue.ahead += max(1.0, draws.exponential(params.contra_size_mean))
+    arrivals = draws.poisson(params.contra_rate_per_second * dt)
+    if arrivals == 0:
+        return None
+    volume = draws.volume(arrivals, params.contra_size_mean)
+    reach = volume - queue.ahead
+    queue.ahead = max(0.0, queue.ahead - volume)
+    if reach <= 0:
+        return None
+    if reach >= remaining:
+        return Execution(remaining, limit, adverse=True)
+    qty = Decimal(math.floor(reach))  # contra orders are whole shares
+    return Execution(qty, limit, adverse=True) if qty > 0 else None
+
+
+def adverse_move(buy: bool, touch: Touch, params: ClassParams) -> float:
+    """How far the efficient price moves after a passive fill of this side (signed)."""
+    half = float(touch.ask - touch.bid) / 2
+    move = params.adverse_selection_half_spreads * half
+    return -move if buy else move
