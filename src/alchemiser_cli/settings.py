@@ -9,6 +9,7 @@ Secrets are ``SecretStr`` and never rendered.
 from __future__ import annotations
 
 import os
+from dataclasses import asdict
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,13 @@ from pydantic_settings import (
 )
 
 from alchemiser_cli.domain.intents import Urgency
-from alchemiser_cli.domain.ladder import WalkProfile, validate_ratios
+from alchemiser_cli.domain.ladder import (
+    FinalStep,
+    LadderKind,
+    WalkProfile,
+    named_profile,
+    validate_ratios,
+)
 from alchemiser_cli.domain.quotes import QuotePolicy
 
 
@@ -31,29 +38,57 @@ class _Section(BaseModel):
 
 
 class ProfileSettings(_Section):
-    ratios: tuple[Decimal, ...] = (Decimal("0.75"), Decimal("0.85"), Decimal("0.95"))
-    step_wait_seconds: float = Field(30.0, gt=0)
-    market_wait_seconds: float = Field(30.0, gt=0)
+    """One urgency's walk: a named profile (``profile``), any key of which can be overridden.
+
+    After validation every field is filled in, so two settings that walk the same way
+    compare equal however they were written.
+    """
+
+    profile: str | None = None  # seed, ticks, patient, pegged, midpoint, market, marketable
+    ratios: tuple[Decimal, ...] | None = None
+    step_wait_seconds: float | None = Field(None, gt=0)
+    market_wait_seconds: float | None = Field(None, gt=0)
+    ladder: LadderKind | None = None
+    reprice: bool | None = None
+    min_dwell_seconds: float | None = Field(None, gt=0)
+    max_reprices: int | None = Field(None, ge=0)
+    final: FinalStep | None = None
+    collar_bps: Decimal | None = Field(None, gt=0, le=1000)
+    min_spread_ticks: int | None = Field(None, ge=1)
 
     @field_validator("ratios")
     @classmethod
-    def _ratios(cls, value: tuple[Decimal, ...]) -> tuple[Decimal, ...]:
-        validate_ratios(value)
+    def _ratios(cls, value: tuple[Decimal, ...] | None) -> tuple[Decimal, ...] | None:
+        if value is not None:
+            validate_ratios(value)
         return value
 
+    def resolved(self, default: str) -> ProfileSettings:
+        """Every field filled in from the named profile (``default`` when none is named)."""
+        name = self.profile or default
+        overrides = {k: v for k, v in self.model_dump(exclude={"profile"}).items()
+                     if v is not None}
+        base = asdict(named_profile(name, **overrides))
+        base.pop("name")
+        return ProfileSettings(profile=name, **base)
+
     def to_profile(self) -> WalkProfile:
-        return WalkProfile(self.ratios, self.step_wait_seconds, self.market_wait_seconds)
+        data = self.resolved(self.profile or "seed").model_dump()
+        name = data.pop("profile")
+        return WalkProfile(**data, name=name)
+
+
+#: The named profile each urgency uses unless the config names another
+#: (chosen from the cost benchmark: bench/README.md).
+DEFAULT_PROFILE_NAMES: dict[Urgency, str] = {
+    Urgency.LOW: "patient",
+    Urgency.MEDIUM: "ticks",
+    Urgency.HIGH: "market",
+}
 
 
 def _default_profiles() -> dict[Urgency, ProfileSettings]:
-    return {
-        Urgency.LOW: ProfileSettings(
-            ratios=(Decimal("0.6"), Decimal("0.75"), Decimal("0.85"), Decimal("0.95")),
-            step_wait_seconds=60.0,
-        ),
-        Urgency.MEDIUM: ProfileSettings(),
-        Urgency.HIGH: ProfileSettings(ratios=()),
-    }
+    return {u: ProfileSettings().resolved(name) for u, name in DEFAULT_PROFILE_NAMES.items()}
 
 
 class QuoteSettings(_Section):
@@ -73,6 +108,8 @@ class ExecutionSettings(_Section):
     rate_limit_per_minute: int = Field(200, gt=0)
     max_concurrent_orders: int = Field(32, gt=0)
     http_timeout_seconds: float = Field(10.0, gt=0)
+    #: Record the mid this long after each fill (a mark-out, from the quote stream); 0: off.
+    markout_seconds: float = Field(5.0, ge=0, le=300)
 
 
 class GuardSettings(_Section):
@@ -122,7 +159,7 @@ class Settings(BaseSettings):
     @classmethod
     def _all_profiles(cls, value: dict[Urgency, ProfileSettings]) -> dict[Urgency, ProfileSettings]:
         merged = _default_profiles()
-        merged.update(value)
+        merged.update({u: p.resolved(DEFAULT_PROFILE_NAMES[u]) for u, p in value.items()})
         return merged
 
     @field_validator("feed")

@@ -47,7 +47,8 @@ class PlacementConfig:
         ex = settings.execution
         return cls(
             profiles={u: settings.profile(u) for u in Urgency},
-            walk=WalkConfig(ex.cancel_confirm_seconds, ex.poll_interval_seconds),
+            walk=WalkConfig(ex.cancel_confirm_seconds, ex.poll_interval_seconds,
+                            markout_seconds=ex.markout_seconds),
             quote_policy=settings.quotes.to_policy(),
             stream_timeout_seconds=settings.quotes.stream_timeout_seconds,
             tolerance=ex.validation_tolerance,
@@ -122,8 +123,10 @@ class PlacementService:
         error = outcome.error
         if not validation.passed:
             error = f"position check failed: {validation.message}" + (f"; {error}" if error else "")
-        return self._finish(intent, status, qty, outcome.filled_qty, outcome.avg_price, arrival,
-                            outcome.steps, validation, started, error)
+        result = self._finish(intent, status, qty, outcome.filled_qty, outcome.avg_price,
+                              arrival, outcome.steps, validation, started, error)
+        await self.walker.settle(outcome)  # the mark-outs, after the order is done
+        return result
 
     def _size(self, intent: OrderIntent, asset: Asset, quote: AssessedQuote,
               position: Decimal) -> Decimal | str:

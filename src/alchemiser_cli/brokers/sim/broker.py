@@ -567,7 +567,9 @@ class SimBroker:
             elif not self.state.faults.limit_fills:
                 return
             else:
-                found = match_resting(buy, limit, remaining, touch, queue, params, dt, draws)
+                flow = self.market.state(spec, tick)
+                found = match_resting(buy, limit, remaining, touch, queue, params, dt, draws,
+                                      flow.sell_flow if buy else flow.buy_flow)
                 if found is None:
                     return
                 execution = found

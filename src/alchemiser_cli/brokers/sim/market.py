@@ -52,10 +52,13 @@ class ClassParams:
     spread_bps: tuple[float, float] | None = None
     #: How long one draw of the spread lasts.
     spread_regime_seconds: float = 10.0
-    #: Marketable orders arriving against one side of the book, per second (Poisson).
+    #: Marketable orders arriving on each side of the book, per second (Poisson).
     contra_rate_per_second: float = 1.0
-    #: Mean size of one contra order in shares (exponentially distributed, at least 1).
+    #: Mean size of one such order in shares (exponentially distributed, at least 1).
     contra_size_mean: float = 100.0
+    #: Share of the efficient price's variance that comes from that order flow (buys push
+    #: it up, sells down); the rest is news unrelated to trades.
+    flow_variance_share: float = 0.5
     #: Shares already resting at the touch when an order joins it (uniform range).
     queue_depth: tuple[float, float] = (500.0, 3000.0)
     #: Rate at which orders ahead in the queue cancel (per second, per share).
@@ -71,8 +74,8 @@ class ClassParams:
     def __post_init__(self) -> None:
         if self.volatility_bps_per_sqrt_second < 0 or self.contra_rate_per_second < 0:
             raise ValueError("volatility and contra rate must not be negative")
-        if not 0 <= self.market_eq <= 1:
-            raise ValueError("market_eq must be between 0 and 1")
+        if not 0 <= self.market_eq <= 1 or not 0 <= self.flow_variance_share <= 1:
+            raise ValueError("market_eq and flow_variance_share must be between 0 and 1")
         if self.spread_bps is None and (
                 not self.spread_ticks or any(t < 1 or w < 0 for t, w in self.spread_ticks)):
             raise ValueError("spread_ticks needs (ticks >= 1, weight >= 0) pairs")
@@ -88,15 +91,15 @@ DEFAULT_CLASSES: Mapping[LiquidityClass, ClassParams] = {
     LiquidityClass.MEGA: ClassParams(
         volatility_bps_per_sqrt_second=0.8, spread_ticks=((1, 0.9), (2, 0.1)),
         contra_rate_per_second=5.0, queue_depth=(500.0, 3000.0), market_eq=0.4,
-        penny_jump_rate_per_second=0.5),
+        flow_variance_share=0.4, penny_jump_rate_per_second=0.5),
     LiquidityClass.MID: ClassParams(
         volatility_bps_per_sqrt_second=1.5, spread_ticks=((2, 1.0), (3, 1.0), (4, 1.0), (5, 1.0)),
         contra_rate_per_second=0.5, queue_depth=(100.0, 800.0), market_eq=0.4,
-        penny_jump_rate_per_second=0.1),
+        flow_variance_share=0.5, penny_jump_rate_per_second=0.1),
     LiquidityClass.SMALL: ClassParams(
         volatility_bps_per_sqrt_second=3.0, spread_bps=(20.0, 100.0),
         contra_rate_per_second=0.05, queue_depth=(100.0, 500.0), market_eq=0.5,
-        penny_jump_rate_per_second=0.02),
+        flow_variance_share=0.6, penny_jump_rate_per_second=0.02),
 }
 
 
@@ -252,17 +255,23 @@ class Touch:
 
 @dataclass(slots=True)
 class SymbolMarket:
-    """The mutable state of one symbol: its efficient price as of tick ``tick``."""
+    """The mutable state of one symbol: its efficient price as of tick ``tick``, where it
+    was one tick before (for fills between two ticks) and the marketable volume that
+    arrived on each side since (it fills resting orders on the other side)."""
 
     price: float
     tick: int
+    previous: float
+    buy_flow: float = 0.0
+    sell_flow: float = 0.0
 
     def to_json(self) -> list[object]:
-        return [repr(self.price), self.tick]
+        return [repr(self.price), self.tick, repr(self.previous)]
 
     @classmethod
     def from_json(cls, raw: list[object]) -> SymbolMarket:
-        return cls(float(str(raw[0])), int(str(raw[1])))
+        price = float(str(raw[0]))
+        return cls(price, int(str(raw[1])), float(str(raw[2])) if len(raw) > 2 else price)
 
 
 #: Beyond this many ticks between two looks, the path is advanced in one step.
@@ -289,21 +298,39 @@ class Market:
         """The symbol's state advanced to ``tick``."""
         st = self.states.get(spec.symbol)
         if st is None:
-            st = self.states[spec.symbol] = SymbolMarket(float(spec.price), tick)
+            st = self.states[spec.symbol] = SymbolMarket(float(spec.price), tick,
+                                                         float(spec.price))
             return st
         gap = tick - st.tick
         if gap <= 0:
             return st
-        sigma = self.model.params(spec.liquidity).volatility_bps_per_sqrt_second * 1e-4
-        if gap > MAX_CATCHUP_TICKS:
+        params = self.model.params(spec.liquidity)
+        sigma = params.volatility_bps_per_sqrt_second * 1e-4
+        dt = self.tick_seconds
+        if gap > MAX_CATCHUP_TICKS:  # hours unobserved: one step, no flow to match against
             shock = Draws(self.seed, "v", spec.symbol, tick).gauss()
-            st.price *= math.exp(sigma * math.sqrt(self.tick_seconds * gap) * shock)
+            st.previous = st.price
+            st.price *= math.exp(sigma * math.sqrt(dt * gap) * shock)
+            st.buy_flow = st.sell_flow = 0.0
         else:
-            step = sigma * math.sqrt(self.tick_seconds)
-            price, symbol, seed = st.price, spec.symbol, self.seed
+            rate, size = params.contra_rate_per_second * dt, params.contra_size_mean
+            share = params.flow_variance_share if rate > 0 else 0.0
+            news = sigma * math.sqrt(dt * (1 - share))
+            # impact per share of net flow, so that flow contributes `share` of the variance
+            # (Var(buys - sells) per tick = 4 * rate * size^2 for exponential sizes)
+            impact = sigma * math.sqrt(share * dt / (4 * rate)) / size if share else 0.0
+            price, previous, symbol, seed = st.price, st.price, spec.symbol, self.seed
+            bought = sold = 0.0
             for t in range(st.tick + 1, tick + 1):
-                price *= math.exp(step * Draws(seed, "v", symbol, t).gauss())
-            st.price = price
+                d = Draws(seed, "v", symbol, t)
+                buys = d.volume(d.poisson(rate), size) if rate > 0 else 0.0
+                sells = d.volume(d.poisson(rate), size) if rate > 0 else 0.0
+                previous = price
+                price = max(price * math.exp(news * d.gauss() + impact * (buys - sells)),
+                            _MIN_PRICE)
+                bought += buys
+                sold += sells
+            st.price, st.previous, st.buy_flow, st.sell_flow = price, previous, bought, sold
         st.price = max(st.price, _MIN_PRICE)
         st.tick = tick
         return st
@@ -323,6 +350,24 @@ class Market:
         st = self.state(spec, tick)
         st.price = max(st.price + amount, _MIN_PRICE)
         self._touch_cache.pop(spec.symbol, None)
+
+    def crossing_probability(self, spec: SymbolSpec, tick: int, level: float,
+                             downward: bool) -> float:
+        """Probability that the efficient price went below ``level`` (``downward``) or
+        above it between the previous tick and ``tick``: 1 if it is beyond it at either
+        end, else the Brownian-bridge crossing probability exp(-2ab / (sigma^2 dt)).
+
+        Without it a path sampled once a tick would miss every excursion between two
+        ticks, and resting orders would fill only on the paths that keep going.
+        """
+        st = self.state(spec, tick)
+        a = (st.previous - level) if downward else (level - st.previous)
+        b = (st.price - level) if downward else (level - st.price)
+        if a <= 0 or b <= 0:
+            return 1.0
+        sigma = self.model.params(spec.liquidity).volatility_bps_per_sqrt_second * 1e-4
+        variance = (sigma * st.price) ** 2 * self.tick_seconds
+        return math.exp(-2 * a * b / variance) if variance > 0 else 0.0
 
     def spread_ticks(self, spec: SymbolSpec, price: float, tick: int) -> int:
         params = self.model.params(spec.liquidity)

@@ -100,12 +100,26 @@ def arrive(buy: bool, limit: Decimal, touch: Touch, params: ClassParams,
     return QueueState(ahead, where)
 
 
+def through_level(buy: bool, limit: Decimal, touch: Touch) -> float:
+    """The efficient price at which the far touch reaches ``limit`` (given the current
+    spread): beyond it, the whole queue at the limit's price has traded."""
+    half_band = (touch.ticks / 2 - 0.5) * float(tick_for(limit))
+    return float(limit) - half_band if buy else float(limit) + half_band
+
+
 def match_resting(buy: bool, limit: Decimal, remaining: Decimal, touch: Touch,
-                  queue: QueueState, params: ClassParams, dt: float,
-                  draws: Draws) -> Execution | None:
-    """One tick of a resting limit: update ``queue`` in place, return a fill or None."""
-    if crosses(buy, limit, touch):  # the market moved through it
-        return Execution(remaining, limit, adverse=False)
+                  queue: QueueState, params: ClassParams, dt: float, draws: Draws,
+                  contra_volume: float, crossed_between_ticks: float = 0.0
+                  ) -> Execution | None:
+    """One tick of a resting limit: update ``queue`` in place, return a fill or None.
+
+    ``contra_volume``: the marketable volume that arrived on the other side since the last
+    tick (the same flow that moved the efficient price). ``crossed_between_ticks``: the
+    probability that the efficient price went through the limit and came back since the
+    last tick (see ``Market.crossing_probability``).
+    """
+    if crosses(buy, limit, touch) or draws.random() < crossed_between_ticks:
+        return Execution(remaining, limit, adverse=False)  # the market moved through it
     where = classify(buy, limit, touch)
     if where is Where.INSIDE and queue.where is not Where.INSIDE:
         queue.ahead = 0.0  # the orders that shared its price are gone: it is the touch
@@ -118,12 +132,10 @@ def match_resting(buy: bool, limit: Decimal, remaining: Decimal, touch: Touch,
         room = limit + step < touch.ask if buy else limit - step > touch.bid
         if room and draws.random() < 1 - math.exp(-params.penny_jump_rate_per_second * dt):
             queue.ahead += max(1.0, draws.exponential(params.contra_size_mean))
-    arrivals = draws.poisson(params.contra_rate_per_second * dt)
-    if arrivals == 0:
+    if contra_volume <= 0:
         return None
-    volume = draws.volume(arrivals, params.contra_size_mean)
-    reach = volume - queue.ahead
-    queue.ahead = max(0.0, queue.ahead - volume)
+    reach = contra_volume - queue.ahead
+    queue.ahead = max(0.0, queue.ahead - contra_volume)
     if reach <= 0:
         return None
     if reach >= remaining:
