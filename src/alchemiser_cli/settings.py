@@ -119,10 +119,44 @@ class GuardSettings(_Section):
     buy_price_reserve: Decimal = Field(Decimal("0.005"), ge=0, lt=1)
 
 
+class MarketClassSettings(_Section):
+    """Overrides of one liquidity class of the simulated market (``[sim.market.<class>]``).
+
+    The keys are those of ``brokers.sim.market.ClassParams``; the defaults and their
+    sources are listed in bench/README.md.
+    """
+
+    volatility_bps_per_sqrt_second: float | None = Field(None, ge=0)
+    spread_ticks: tuple[tuple[int, float], ...] | None = None
+    spread_bps: tuple[float, float] | None = None
+    spread_regime_seconds: float | None = Field(None, gt=0)
+    contra_rate_per_second: float | None = Field(None, ge=0)
+    contra_size_mean: float | None = Field(None, gt=0)
+    flow_variance_share: float | None = Field(None, ge=0, le=1)
+    queue_depth: tuple[float, float] | None = None
+    queue_cancel_rate_per_second: float | None = Field(None, ge=0)
+    adverse_selection_half_spreads: float | None = Field(None, ge=0)
+    market_eq: float | None = Field(None, ge=0, le=1)
+    penny_jump_rate_per_second: float | None = Field(None, ge=0)
+
+    def overrides(self) -> dict[str, Any]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
 class SimSettings(_Section):
     seed: int = 7
     #: Run the simulator on the wall clock instead of virtual time (to watch a walk).
     realtime: bool = False
+    #: Market model overrides per liquidity class: mega, mid, small.
+    market: dict[str, MarketClassSettings] = Field(default_factory=dict)
+
+    @field_validator("market")
+    @classmethod
+    def _classes(cls, value: dict[str, MarketClassSettings]) -> dict[str, MarketClassSettings]:
+        unknown = sorted(set(value) - {"mega", "mid", "small"})
+        if unknown:
+            raise ValueError(f"unknown liquidity class {', '.join(unknown)}: use mega, mid, small")
+        return value
 
 
 class Settings(BaseSettings):

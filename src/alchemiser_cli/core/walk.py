@@ -121,6 +121,7 @@ class _Walk:
     reprices: int = 0
     markouts: list[asyncio.Task[None]] = field(default_factory=list)
     final_quote: AssessedQuote | None = None  # a fresh quote the final step may use
+    ladder_steps: int = 0  # limit steps that ran
 
 
 class Walker:
@@ -179,6 +180,7 @@ class Walker:
             if w.working is None and not await self._open(
                     w, index, OrderType.LIMIT, ratio, price, quote, f"{w.id_base}-{index}"):
                 return False
+            w.ladder_steps = index
             deadline = self._clock.monotonic() + profile.step_wait_seconds
             if not await self._rest(w, index, ratio, deadline):
                 return False
@@ -187,19 +189,25 @@ class Walker:
     def _price(self, w: _Walk, quote: AssessedQuote, ratio: Decimal) -> Decimal:
         """The step's price from ``quote``, not counting our own resting order.
 
-        Our order inside the spread *is* the touch in the quote; pricing from it would
-        chase our own price. When the near touch equals our price, the near touch that
-        priced our order is used instead.
+        Our order inside the spread *is* the near touch in the quote, and pricing from it
+        would chase our own price. So when the near touch is at (or behind) our price, the
+        public near touch is taken as the far touch minus the spread our order was priced
+        from (never past our price), and the order only ever moves toward the far touch:
+        moving it back would give up the best place in the queue.
         """
         bid, ask = quote.bid, quote.ask
         live = w.working
-        if live is not None and live.price is not None and live.bid is not None \
-                and live.ask is not None:
-            if w.side is Side.BUY and bid == live.price:
-                bid = min(bid, live.bid)
-            elif w.side is Side.SELL and ask == live.price:
-                ask = max(ask, live.ask)
-        return step_price(w.profile.ladder, w.side, bid, ask, ratio)
+        kind, side = w.profile.ladder, w.side
+        if live is None or live.price is None or live.bid is None or live.ask is None:
+            return step_price(kind, side, bid, ask, ratio)
+        width = live.ask - live.bid
+        if side is Side.BUY and bid <= live.price:
+            target = step_price(kind, side, min(ask - width, live.price), ask, ratio)
+            return max(target, live.price)
+        if side is Side.SELL and ask >= live.price:
+            target = step_price(kind, side, bid, max(bid + width, live.price), ratio)
+            return min(target, live.price)
+        return step_price(kind, side, bid, ask, ratio)
 
     async def _rest(self, w: _Walk, index: int, ratio: Decimal, deadline: float) -> bool:
         """Let the working order rest until ``deadline``, repricing it if the profile says so.
@@ -207,6 +215,7 @@ class Walker:
         False when the walk is over (filled, or an error).
         """
         profile = w.profile
+        repriced = 0  # in this step, for the client_order_id
         while w.working is not None:
             live = w.working
             until = deadline
@@ -231,7 +240,7 @@ class Walker:
             target = self._price(w, peeked, ratio)
             if target == live.price:
                 continue
-            cid = f"{w.id_base}-{index}r{w.reprices + 1}"
+            cid = f"{w.id_base}-{index}r{repriced + 1}"
             if len(cid) > MAX_CLIENT_ORDER_ID:
                 self._emit(Notice("warning", f"{cid} would exceed {MAX_CLIENT_ORDER_ID} characters;"
                                   " the order is not repriced", w.symbol))
@@ -241,6 +250,7 @@ class Walker:
             if not await self._close(w):
                 return False
             w.reprices += 1
+            repriced += 1
             if not await self._open(w, index, OrderType.LIMIT, ratio, target, peeked, cid):
                 return False
         return w.remaining > ZERO and w.error is None
@@ -252,7 +262,7 @@ class Walker:
         profile = w.profile
         quote = w.final_quote or (await self._quotes.quote(w.symbol) if profile.ratios
                                   else arrival)
-        step = len(profile.ratios) + 1
+        step = w.ladder_steps + 1  # after the limit steps that ran (1: straight to it)
         if profile.final is FinalStep.MARKET:
             what, order_type, price, cid = ("market order", OrderType.MARKET, None,
                                             f"{w.id_base}-m")

@@ -45,7 +45,6 @@ from alchemiser_cli.brokers.sim.matching import (
     arrive,
     crosses,
     match_resting,
-    taker_price,
 )
 from alchemiser_cli.brokers.sim.state import (
     SimOrderRecord,
@@ -137,7 +136,10 @@ class SimBroker:
 
     # -- model -----------------------------------------------------------------------------
     def spec(self, symbol: str) -> SymbolSpec | None:
-        return self._specs.get(symbol) or spec_for_generated(symbol)
+        spec = self._specs.get(symbol)
+        if spec is None and (spec := spec_for_generated(symbol)) is not None:
+            self._specs[symbol] = spec
+        return spec
 
     def _tick_index(self) -> int:
         return tick_index(self._clock.now(), self._tick_seconds)
@@ -521,13 +523,13 @@ class SimBroker:
         self._persist()
 
     def _arrived(self, rec: SimOrderRecord) -> None:
-        """A new limit order takes its place in the market (queue position, or a taker)."""
-        if rec.limit_price is None:
-            return
+        """A new order meets the market: a taker's price is fixed by the quote it arrives
+        at (it fills on the next tick); a resting limit gets its queue position."""
         spec = self._spec(rec.symbol)
         tick = self._tick_index()
         self.state.queues[rec.id] = arrive(
-            rec.side == Side.BUY.value, Decimal(rec.limit_price), self.market.touch(spec, tick),
+            rec.side == Side.BUY.value, None if rec.limit_price is None
+            else Decimal(rec.limit_price), Decimal(rec.qty), self.market.touch(spec, tick),
             self.market.model.params(spec.liquidity),
             Draws(self.state.seed, "arrive", rec.id, tick))
 
@@ -546,33 +548,31 @@ class SimBroker:
         qty = Decimal(rec.qty)
         remaining = qty - Decimal(rec.filled_qty)
         draws = Draws(self.state.seed, "match", rec.id, tick)
-        if rec.type == OrderType.MARKET.value:
-            execution = Execution(remaining, taker_price(buy, touch, qty, params.market_eq),
-                                  adverse=False)
+        queue = self.state.queues.get(rec.id)
+        limit = None if rec.limit_price is None else Decimal(rec.limit_price)
+        if limit is not None and not self.state.faults.limit_fills:
+            return  # the fault: no limit order fills, marketable or not
+        if queue is None:  # not seen on arrival (placed by an earlier process): arrives now
+            queue = self.state.queues[rec.id] = arrive(buy, limit, qty, touch, params, draws)
+        if queue.where is Where.TAKER:
+            price = queue.price
+            if price is None:  # the rest of a partly filled taker: at the quote it meets now
+                fresh = arrive(buy, limit, qty, touch, params, draws)
+                if fresh.where is not Where.TAKER:  # a limit the market moved away from: rests
+                    self.state.queues[rec.id] = fresh
+                    return
+                price = fresh.price
+            assert price is not None
+            queue.price = None  # a remainder (after a partial fill) trades at a later quote
+            execution = Execution(remaining, price, adverse=False)
         else:
-            assert rec.limit_price is not None
-            limit = Decimal(rec.limit_price)
-            queue = self.state.queues.get(rec.id)
-            if queue is None:  # not seen on arrival (placed by an earlier process)
-                queue = self.state.queues[rec.id] = arrive(buy, limit, touch, params, draws)
-                if queue.where is not Where.TAKER:
-                    return
-            if queue.where is Where.TAKER and crosses(buy, limit, touch):
-                price = taker_price(buy, touch, qty, params.market_eq)  # like a market order,
-                execution = Execution(remaining, min(price, limit) if buy else max(price, limit),
-                                      adverse=False)  # within its limit
-            elif queue.where is Where.TAKER:  # the market moved away before it traded: it rests
-                self.state.queues[rec.id] = arrive(buy, limit, touch, params, draws)
+            assert limit is not None
+            flow = self.market.state(spec, tick)
+            found = match_resting(buy, limit, remaining, touch, queue, params, dt, draws,
+                                  flow.sell_flow if buy else flow.buy_flow)
+            if found is None:
                 return
-            elif not self.state.faults.limit_fills:
-                return
-            else:
-                flow = self.market.state(spec, tick)
-                found = match_resting(buy, limit, remaining, touch, queue, params, dt, draws,
-                                      flow.sell_flow if buy else flow.buy_flow)
-                if found is None:
-                    return
-                execution = found
+            execution = found
         fill_qty = execution.qty
         forced = self.state.faults.partial_probability
         if forced is not None and draws.random() < forced:

@@ -113,6 +113,16 @@ class MarketModel:
     def params(self, liquidity: LiquidityClass) -> ClassParams:
         return self.classes[liquidity]
 
+    @classmethod
+    def with_overrides(cls, overrides: Mapping[str, Mapping[str, object]]) -> MarketModel:
+        """The default model with some parameters of some classes replaced (the config's
+        ``[sim.market.<class>]`` tables)."""
+        classes = dict(DEFAULT_CLASSES)
+        for name, values in overrides.items():
+            liquidity = LiquidityClass(name)
+            classes[liquidity] = replace(classes[liquidity], **values)  # type: ignore[arg-type]
+        return cls(classes)
+
     def with_market_eq(self, eq: float) -> MarketModel:
         """The same market with every class's market-order E/Q set to ``eq``."""
         return MarketModel({c: replace(p, market_eq=eq) for c, p in self.classes.items()})
@@ -205,14 +215,18 @@ class Draws:
         return -mean * math.log(1.0 - self.random())
 
     def poisson(self, lam: float) -> int:
+        """Poisson by inversion of its distribution function: one uniform per draw."""
         if lam <= 0:
             return 0
         if lam > 30:  # normal approximation; only reached after long gaps between ticks
             return max(0, round(lam + math.sqrt(lam) * self.gauss()))
-        limit, k, p = math.exp(-lam), 0, self.random()
-        while p > limit:
+        u = self.random()
+        k, p = 0, math.exp(-lam)
+        cdf = p
+        while u > cdf and p > 0:
             k += 1
-            p *= self.random()
+            p *= lam / k
+            cdf += p
         return k
 
     def volume(self, count: int, mean: float) -> float:
@@ -274,8 +288,10 @@ class SymbolMarket:
         return cls(price, int(str(raw[1])), float(str(raw[2])) if len(raw) > 2 else price)
 
 
-#: Beyond this many ticks between two looks, the path is advanced in one step.
-MAX_CATCHUP_TICKS = 20_000
+#: A symbol not looked at for longer than this many ticks (30 s of 0.5 s ticks: it has
+#: no open order) is advanced in one step of the same variance, so that reading idle
+#: symbols (positions, the account) costs O(1) instead of O(time idle).
+MAX_CATCHUP_TICKS = 60
 _MIN_PRICE = 0.01
 
 
@@ -307,7 +323,7 @@ class Market:
         params = self.model.params(spec.liquidity)
         sigma = params.volatility_bps_per_sqrt_second * 1e-4
         dt = self.tick_seconds
-        if gap > MAX_CATCHUP_TICKS:  # hours unobserved: one step, no flow to match against
+        if gap > MAX_CATCHUP_TICKS:  # idle: one step, and no flow to match against
             shock = Draws(self.seed, "v", spec.symbol, tick).gauss()
             st.previous = st.price
             st.price *= math.exp(sigma * math.sqrt(dt * gap) * shock)

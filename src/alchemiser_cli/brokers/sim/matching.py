@@ -40,17 +40,21 @@ class Where(StrEnum):
 
 @dataclass(slots=True)
 class QueueState:
-    """What the matching engine remembers about one resting order."""
+    """What the matching engine remembers about one order."""
 
     ahead: float  # shares ahead of it at its price (or better, after a penny jump)
     where: Where
+    #: A taker's price, fixed from the quote it met on arrival (it is reported a tick later).
+    price: Decimal | None = None
 
     def to_json(self) -> list[object]:
-        return [repr(self.ahead), self.where.value]
+        return [repr(self.ahead), self.where.value, None if self.price is None else str(self.price)]
 
     @classmethod
     def from_json(cls, raw: list[object]) -> QueueState:
-        return cls(float(str(raw[0])), Where(str(raw[1])))
+        price = raw[2] if len(raw) > 2 else None
+        return cls(float(str(raw[0])), Where(str(raw[1])),
+                   None if price is None else Decimal(str(price)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,11 +89,15 @@ def crosses(buy: bool, limit: Decimal, touch: Touch) -> bool:
     return limit >= touch.ask if buy else limit <= touch.bid
 
 
-def arrive(buy: bool, limit: Decimal, touch: Touch, params: ClassParams,
+def arrive(buy: bool, limit: Decimal | None, qty: Decimal, touch: Touch, params: ClassParams,
            draws: Draws) -> QueueState:
-    """Queue state of a limit that has just arrived."""
-    if crosses(buy, limit, touch):
-        return QueueState(0.0, Where.TAKER)
+    """The state of an order that has just arrived: a market order, or a limit that
+    crosses, takes at once (at a price fixed now); any other limit joins a queue."""
+    if limit is None or crosses(buy, limit, touch):
+        price = taker_price(buy, touch, qty, params.market_eq)
+        if limit is not None:
+            price = min(price, limit) if buy else max(price, limit)
+        return QueueState(0.0, Where.TAKER, price)
     where = classify(buy, limit, touch)
     if where is Where.INSIDE:
         return QueueState(0.0, where)

@@ -54,7 +54,7 @@ class SimFaults:
     halted: list[str] = field(default_factory=list)
     fill_on_cancel: int = 0  # the next N cancels find the order already filled
     stuck_cancel: int = 0  # the next N cancels leave the order pending_cancel for good
-    limit_fills: bool = True  # false: resting limits never fill (marketable ones still do)
+    limit_fills: bool = True  # false: limit orders never fill (market orders still do)
     partial_probability: float | None = None  # force partial fills with this probability
     market_closed: bool = False
     account_blocked: bool = False
