@@ -43,7 +43,6 @@ from alchemiser_cli.brokers.sim.matching import (
     Where,
     adverse_move,
     arrive,
-    crosses,
     match_resting,
 )
 from alchemiser_cli.brokers.sim.state import (
