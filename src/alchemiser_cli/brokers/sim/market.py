@@ -367,24 +367,6 @@ class Market:
         st.price = max(st.price + amount, _MIN_PRICE)
         self._touch_cache.pop(spec.symbol, None)
 
-    def crossing_probability(self, spec: SymbolSpec, tick: int, level: float,
-                             downward: bool) -> float:
-        """Probability that the efficient price went below ``level`` (``downward``) or
-        above it between the previous tick and ``tick``: 1 if it is beyond it at either
-        end, else the Brownian-bridge crossing probability exp(-2ab / (sigma^2 dt)).
-
-        Without it a path sampled once a tick would miss every excursion between two
-        ticks, and resting orders would fill only on the paths that keep going.
-        """
-        st = self.state(spec, tick)
-        a = (st.previous - level) if downward else (level - st.previous)
-        b = (st.price - level) if downward else (level - st.price)
-        if a <= 0 or b <= 0:
-            return 1.0
-        sigma = self.model.params(spec.liquidity).volatility_bps_per_sqrt_second * 1e-4
-        variance = (sigma * st.price) ** 2 * self.tick_seconds
-        return math.exp(-2 * a * b / variance) if variance > 0 else 0.0
-
     def spread_ticks(self, spec: SymbolSpec, price: float, tick: int) -> int:
         params = self.model.params(spec.liquidity)
         regime = int(tick * self.tick_seconds / params.spread_regime_seconds)

@@ -1,17 +1,19 @@
 """How orders meet the simulated market: contra flow, queues, adverse selection and
 price improvement.
 
-- A **market order** (or a limit that is marketable when it arrives) trades at once at
-  the far touch minus price improvement: it pays ``E/Q`` times the half-spread over the
-  mid (``market_eq`` of its class), except orders under one share, which Alpaca fills
-  itself at the NBBO (E/Q = 1).
+- A **market order** (or a limit that is marketable when it arrives) trades at the
+  quote it arrives at, at the far touch minus price improvement: it pays ``E/Q`` times
+  the half-spread over the mid (``market_eq`` of its class), except orders under one
+  share, which Alpaca fills itself at the NBBO (E/Q = 1). The fill is reported on the
+  next tick.
 - A **resting limit** has a queue position. Joining the touch puts it at the back of the
   displayed queue; a price inside the spread becomes the new touch with nobody ahead,
-  until someone improves on it (penny jumping). Contra marketable orders arrive at
-  Poisson rates and eat the queue ahead first; orders ahead also cancel. When the
-  efficient price moves through the limit, it fills at its price.
-- After a passive fill the efficient price moves against the filled side (adverse
-  selection): the contra order that filled us was more often informed than not.
+  until someone improves on it (penny jumping). The market's marketable flow on the
+  other side (the same flow that moves the efficient price: ``market.py``) eats the
+  queue ahead first; orders ahead also cancel. When the market moves through the
+  limit, it fills at its price.
+- Adverse selection comes from that flow (the sells that fill a bid push the price
+  down) and, on top, a move of the efficient price against each fill by contra flow.
 
 Everything here is a pure function of its arguments; the broker keeps the state.
 """
@@ -108,25 +110,18 @@ def arrive(buy: bool, limit: Decimal | None, qty: Decimal, touch: Touch, params:
     return QueueState(ahead, where)
 
 
-def through_level(buy: bool, limit: Decimal, touch: Touch) -> float:
-    """The efficient price at which the far touch reaches ``limit`` (given the current
-    spread): beyond it, the whole queue at the limit's price has traded."""
-    half_band = (touch.ticks / 2 - 0.5) * float(tick_for(limit))
-    return float(limit) - half_band if buy else float(limit) + half_band
-
-
 def match_resting(buy: bool, limit: Decimal, remaining: Decimal, touch: Touch,
                   queue: QueueState, params: ClassParams, dt: float, draws: Draws,
-                  contra_volume: float, crossed_between_ticks: float = 0.0
-                  ) -> Execution | None:
+                  contra_volume: float) -> Execution | None:
     """One tick of a resting limit: update ``queue`` in place, return a fill or None.
 
     ``contra_volume``: the marketable volume that arrived on the other side since the last
-    tick (the same flow that moved the efficient price). ``crossed_between_ticks``: the
-    probability that the efficient price went through the limit and came back since the
-    last tick (see ``Market.crossing_probability``).
+    tick (the same flow that moved the efficient price). A limit the market has moved
+    through fills at its price: the whole queue at that price has traded. (Excursions
+    through the limit *between* two ticks are not filled: that would be first-passage
+    filling, which real queues do not deliver; see bench/README.md.)
     """
-    if crosses(buy, limit, touch) or draws.random() < crossed_between_ticks:
+    if crosses(buy, limit, touch):
         return Execution(remaining, limit, adverse=False)  # the market moved through it
     where = classify(buy, limit, touch)
     if where is Where.INSIDE and queue.where is not Where.INSIDE:
