@@ -31,7 +31,7 @@ def place(
     yes: YesOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Place one order: walk the book (75% -> 85% -> 95% of the spread, then market)."""
+    """Place one order: walk the book (limits from the near touch toward the mid, then market)."""
     from alchemiser_cli.core.placement import client_order_id_base
     from alchemiser_cli.core.preflight import require_tradable_session
     from alchemiser_cli.core.session import open_runtime
