@@ -27,9 +27,9 @@ from alchemiser_cli.brokers.port import (
     RateLimitedError,
     TransientBrokerError,
 )
+from alchemiser_cli.brokers.sim.engine import MatchingEngine
 from alchemiser_cli.brokers.sim.market import (
     DEFAULT_UNIVERSE,
-    Draws,
     Market,
     MarketModel,
     SymbolSpec,
@@ -37,13 +37,6 @@ from alchemiser_cli.brokers.sim.market import (
     spec_for_generated,
     tick_index,
     wide_touch,
-)
-from alchemiser_cli.brokers.sim.matching import (
-    Execution,
-    Where,
-    adverse_move,
-    arrive,
-    match_resting,
 )
 from alchemiser_cli.brokers.sim.state import (
     SimOrderRecord,
@@ -68,8 +61,6 @@ from alchemiser_cli.domain.orders import (
 )
 from alchemiser_cli.domain.quotes import Quote
 
-_NOT_ROUTED = frozenset({OrderStatus.ACCEPTED.value, OrderStatus.PENDING_NEW.value})
-
 
 class SimBroker:
     """In-process simulated brokerage. Use as an async context manager."""
@@ -92,6 +83,7 @@ class SimBroker:
         self._tick_seconds = tick_seconds
         self._specs = {s.symbol: s for s in universe}
         self.market = Market(model or MarketModel(), state.seed, tick_seconds, state.markets)
+        self.engine = MatchingEngine(self.market, state.queues, state.seed, self._spec)
         self._log = StateLog(path) if path is not None else None
         self._subscribed: set[str] = set()
         self._tick_event = asyncio.Event()
@@ -224,9 +216,7 @@ class SimBroker:
             return
         if compact:
             self._log.close()
-            self.state.queues = {k: v for k, v in self.state.queues.items()
-                                 if k in self.state.order_table.open}
-            save_state(self._path, self.state)
+            save_state(self._path, self.state)  # (queue states of open orders only)
         else:
             self._log.append(self.state)
 
@@ -409,7 +399,7 @@ class SimBroker:
             updated_at=now,
         )
         self.state.orders[rec.id] = rec
-        self._arrived(rec)
+        self.engine.arrived(rec, self._tick_index())
         self._dirty = True
         self._emit(rec, "new")
         if faults.reject_next > 0:
@@ -508,86 +498,17 @@ class SimBroker:
         return total
 
     def _advance(self) -> None:
-        """One tick: match the open orders, and only those (O(open orders), not O(orders))."""
+        """One tick: the matching engine looks at the open orders, and only those."""
         self._sync_time()
         now = self._clock.now()
         dt = (now - (self._last_fill_time or now)).total_seconds()
         self._last_fill_time = now
         if dt <= 0 or self.state.faults.market_closed:
             return
-        tick = self._tick_index()
-        for rec in list(self.state.order_table.open.values()):
-            if self._can_fill(rec):
-                self._match(rec, tick, dt)
+        table = self.state.order_table
+        self.engine.tick(table.open.values(), self._tick_index(), dt, self.state.faults,
+                         self._fill, lambda order_id: order_id in table.open)
         self._persist()
-
-    def _arrived(self, rec: SimOrderRecord) -> None:
-        """A new order meets the market: a taker's price is fixed by the quote it arrives
-        at (it fills on the next tick); a resting limit gets its queue position."""
-        spec = self._spec(rec.symbol)
-        tick = self._tick_index()
-        self.state.queues[rec.id] = arrive(
-            rec.side == Side.BUY.value, None if rec.limit_price is None
-            else Decimal(rec.limit_price), Decimal(rec.qty), self.market.touch(spec, tick),
-            self.market.model.params(spec.liquidity),
-            Draws(self.state.seed, "arrive", rec.id, tick))
-
-    def _can_fill(self, rec: SimOrderRecord) -> bool:
-        """Working orders fill, pending_cancel included (a cancel takes effect later), but
-        not a cancel stuck by the fault, an order not yet routed, or a halted symbol."""
-        return not (rec.cancel_stuck or rec.status in _NOT_ROUTED
-                    or rec.symbol in self.state.faults.halted)
-
-    def _match(self, rec: SimOrderRecord, tick: int, dt: float) -> None:
-        """Decide whether, how much and at what price ``rec`` fills this tick."""
-        spec = self._spec(rec.symbol)
-        params = self.market.model.params(spec.liquidity)
-        touch = self.market.touch(spec, tick)
-        buy = rec.side == Side.BUY.value
-        qty = Decimal(rec.qty)
-        remaining = qty - Decimal(rec.filled_qty)
-        draws = Draws(self.state.seed, "match", rec.id, tick)
-        queue = self.state.queues.get(rec.id)
-        limit = None if rec.limit_price is None else Decimal(rec.limit_price)
-        if limit is not None and not self.state.faults.limit_fills:
-            return  # the fault: no limit order fills, marketable or not
-        if queue is None:  # not seen on arrival (placed by an earlier process): arrives now
-            queue = self.state.queues[rec.id] = arrive(buy, limit, qty, touch, params, draws)
-        if queue.where is Where.TAKER:
-            price = queue.price
-            if price is None:  # the rest of a partly filled taker: at the quote it meets now
-                fresh = arrive(buy, limit, qty, touch, params, draws)
-                if fresh.where is not Where.TAKER:  # a limit the market moved away from: rests
-                    self.state.queues[rec.id] = fresh
-                    return
-                price = fresh.price
-            assert price is not None
-            queue.price = None  # a remainder (after a partial fill) trades at a later quote
-            execution = Execution(remaining, price, adverse=False)
-        else:
-            assert limit is not None
-            flow = self.market.state(spec, tick)
-            found = match_resting(buy, limit, remaining, touch, queue, params, dt, draws,
-                                  flow.sell_flow if buy else flow.buy_flow)
-            if found is None:
-                return
-            execution = found
-        fill_qty = execution.qty
-        forced = self.state.faults.partial_probability
-        if forced is not None and draws.random() < forced:
-            fill_qty = self._partial(fill_qty, 0.1 + 0.8 * draws.random())
-        self._fill(rec, fill_qty, execution.price)
-        if execution.adverse:
-            self.market.shift(spec, tick, adverse_move(buy, touch, params))
-        if rec.id not in self.state.order_table.open:
-            self.state.queues.pop(rec.id, None)
-
-    @staticmethod
-    def _partial(remaining: Decimal, fraction: float) -> Decimal:
-        raw = remaining * Decimal(str(round(fraction, 4)))
-        step = Decimal(1) if remaining % 1 == 0 else FRACTIONAL_STEP
-        qty = (raw / step).to_integral_value(rounding="ROUND_FLOOR") * step
-        return qty if ZERO < qty < remaining else remaining  # too small to split: fill it all
 
     def _fill(self, rec: SimOrderRecord, qty: Decimal, price: Decimal) -> None:
         side = Side(rec.side)
