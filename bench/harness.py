@@ -42,7 +42,8 @@ def rebalance(orders: int, *, concurrent: bool = True, limit_fills: bool = False
               seed: int = 7, settings: Settings | None = None) -> RebalanceBench:
     """Buy ``orders`` synthetic symbols from cash in one rebalance; measure virtual time."""
     settings = settings or load_settings(execution={"max_concurrent_orders": 256 if concurrent
-                                                    else 1})
+                                                    else 1},
+                                         profiles={"medium": {"profile": "seed"}})
     symbols = [generated_symbol(i + 1) for i in range(orders)]
     plan = Plan(targets={s: Decimal("0.9") / orders for s in symbols}, drift_threshold=Decimal(0),
                 min_order_notional=Decimal(1))

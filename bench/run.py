@@ -1,9 +1,11 @@
-"""Run every benchmark and print (and save) the figures. Usage: python bench/run.py [--quick]"""
+"""Run every benchmark and print (and save) the figures. Usage: python bench/run.py [--quick]
+
+The makespan and request figures walk the seed profile (three limit steps, then market,
+whatever the spread), so that they measure the request machinery, not the profile."""
 
 from __future__ import annotations
 
 import json
-import random
 import statistics
 import subprocess
 import sys
@@ -13,11 +15,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import cost
+import simcpu
 from harness import rebalance, single_walk
 
-from alchemiser_cli.brokers.sim.market import DEFAULT_UNIVERSE, FillModel
 from alchemiser_cli.domain.intents import Side, Urgency
 from alchemiser_cli.settings import load_settings
+
+SEED_WALK = {"medium": {"profile": "seed"}}
 
 QUICK = "--quick" in sys.argv
 RESULTS = Path(__file__).parent / "results"
@@ -49,7 +54,7 @@ def makespan() -> dict:
 
 def requests_per_order() -> dict:
     """REST requests by kind for one order: filled at step 1, and walked to market."""
-    settings = load_settings()
+    settings = load_settings(profiles=SEED_WALK)
     out = {}
     for label, fills in (("filled_at_step_1", True), ("walked_to_market", False)):
         result, requests = single_walk("SPY", Side.BUY, Decimal(10), seed=11, settings=settings,
@@ -97,53 +102,15 @@ def startup() -> dict:
 
 
 def execution_cost() -> dict:
-    """Walk the book vs immediate market vs a static mid limit, same seeded markets."""
-    n = 60 if QUICK else 500
-    liquid = [s.symbol for s in DEFAULT_UNIVERSE if s.tradable and s.fractionable]
-    base = load_settings()
-    strategies = {
-        "walk 75/85/95 @30s (default)": (base, Urgency.MEDIUM),
-        "walk 60/75/85/95 @60s (low)": (base, Urgency.LOW),
-        "walk 75/85/95 @10s": (load_settings(profiles={"medium": {
-            "step_wait_seconds": 10}}), Urgency.MEDIUM),
-        "walk 50/75/95 @10s": (load_settings(profiles={"medium": {
-            "ratios": ["0.5", "0.75", "0.95"], "step_wait_seconds": 10}}), Urgency.MEDIUM),
-        "market now (high)": (base, Urgency.HIGH),
-        "static mid limit 120s, no market": (load_settings(profiles={"medium": {
-            "ratios": ["0.5"], "step_wait_seconds": 120, "market_wait_seconds": 0.001}}),
-            Urgency.MEDIUM),
-    }
-    rng = random.Random(2026)
-    scenarios = [(rng.choice(liquid), rng.choice(list(Side)), 1000 + i) for i in range(n)]
-    out = {}
-    for name, (settings, urgency) in strategies.items():
-        costs, weights, filled, requested, secs = [], [], Decimal(0), Decimal(0), []
-        for symbol, side, seed in scenarios:
-            result, _ = single_walk(symbol, side, Decimal(10), seed=seed, settings=settings,
-                                    urgency=urgency)
-            fills = [s for s in result.steps if s.order_type.value == "limit" or
-                     "no market" not in name]
-            got = sum((s.filled_qty for s in fills), Decimal(0))
-            requested += result.requested_qty
-            filled += got
-            if got and result.arrival_mid:
-                notional = sum((s.filled_qty * s.avg_price for s in fills if s.avg_price), Decimal(0))
-                avg = notional / got
-                diff = avg - result.arrival_mid if side is Side.BUY else result.arrival_mid - avg
-                costs.append(float(diff / result.arrival_mid * 10000))
-                weights.append(float(got))
-            secs.append(result.seconds)
-        mean = sum(c * w for c, w in zip(costs, weights, strict=True)) / sum(weights)
-        stderr = statistics.stdev(costs) / len(costs) ** 0.5
-        out[name] = {"cost_bps_vs_arrival_mid": round(mean, 2), "stderr_bps": round(stderr, 2),
-                     "completion_rate": round(float(filled / requested), 4),
-                     "median_seconds": round(statistics.median(secs), 1), "scenarios": n}
-        print(f"cost {name:<34} {mean:6.2f} ± {stderr:4.2f} bps  "
-              f"completion {float(filled / requested):6.1%}  "
-              f"median {statistics.median(secs):5.1f}s")
-    print(f"  (spreads {min(s.spread_bps for s in DEFAULT_UNIVERSE)}-"
-          f"{max(s.spread_bps for s in DEFAULT_UNIVERSE)} bps; fill model {FillModel()})")
-    return out
+    """Every walk profile on every liquidity class (bench/cost.py)."""
+    table = cost.benchmark(40 if QUICK else 500)
+    print(cost.render(table))
+    return table
+
+
+def sim_cpu() -> list:
+    """CPU per order of a --sim rebalance, 10 to 1,000 orders (bench/simcpu.py)."""
+    return simcpu.benchmark((10, 100) if QUICK else (10, 100, 1000))
 
 
 def planning() -> dict:
@@ -162,7 +129,8 @@ def planning() -> dict:
     for s in symbols:
         spec = spec_for_generated(s)
         assert spec is not None
-        market[s] = MarketView(spec.mid, spec.mid - Decimal("0.01"), spec.mid + Decimal("0.01"), True)
+        market[s] = MarketView(spec.price, spec.price - Decimal("0.01"),
+                               spec.price + Decimal("0.01"), True)
     positions = {s: Decimal(i % 7) for i, s in enumerate(symbols)}
     t = time.perf_counter()
     trades = plan_trades(plan, Decimal(10_000_000), positions, market)
@@ -175,7 +143,8 @@ def planning() -> dict:
 def main() -> None:
     t = time.perf_counter()
     figures = {"makespan": makespan(), "requests_per_order": requests_per_order(),
-               "startup": startup(), "execution_cost": execution_cost(), "planning": planning()}
+               "startup": startup(), "execution_cost": execution_cost(), "sim_cpu": sim_cpu(),
+               "planning": planning()}
     RESULTS.mkdir(exist_ok=True)
     name = "quick.json" if QUICK else "latest.json"
     (RESULTS / name).write_text(json.dumps(figures, indent=1, sort_keys=True, default=str))

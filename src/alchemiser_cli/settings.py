@@ -12,6 +12,7 @@ import difflib
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import asdict
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -34,7 +35,13 @@ from pydantic_settings import (
 )
 
 from alchemiser_cli.domain.intents import Urgency
-from alchemiser_cli.domain.ladder import WalkProfile, validate_ratios
+from alchemiser_cli.domain.ladder import (
+    FinalStep,
+    LadderKind,
+    WalkProfile,
+    named_profile,
+    validate_ratios,
+)
 from alchemiser_cli.domain.quotes import QuotePolicy
 
 
@@ -43,29 +50,57 @@ class _Section(BaseModel):
 
 
 class ProfileSettings(_Section):
-    ratios: tuple[Decimal, ...] = (Decimal("0.75"), Decimal("0.85"), Decimal("0.95"))
-    step_wait_seconds: float = Field(30.0, gt=0, le=3600)
-    market_wait_seconds: float = Field(30.0, gt=0, le=3600)
+    """One urgency's walk: a named profile (``profile``), any key of which can be overridden.
+
+    After validation every field is filled in, so two settings that walk the same way
+    compare equal however they were written.
+    """
+
+    profile: str | None = None  # seed, ticks, patient, pegged, midpoint, market, marketable
+    ratios: tuple[Decimal, ...] | None = None
+    step_wait_seconds: float | None = Field(None, gt=0, le=3600)
+    market_wait_seconds: float | None = Field(None, gt=0, le=3600)
+    ladder: LadderKind | None = None
+    reprice: bool | None = None
+    min_dwell_seconds: float | None = Field(None, gt=0, le=3600)
+    max_reprices: int | None = Field(None, ge=0)
+    final: FinalStep | None = None
+    collar_bps: Decimal | None = Field(None, gt=0, le=1000)
+    min_spread_ticks: int | None = Field(None, ge=1)
 
     @field_validator("ratios")
     @classmethod
-    def _ratios(cls, value: tuple[Decimal, ...]) -> tuple[Decimal, ...]:
-        validate_ratios(value)
+    def _ratios(cls, value: tuple[Decimal, ...] | None) -> tuple[Decimal, ...] | None:
+        if value is not None:
+            validate_ratios(value)
         return value
 
+    def resolved(self, default: str) -> ProfileSettings:
+        """Every field filled in from the named profile (``default`` when none is named)."""
+        name = self.profile or default
+        overrides = {k: v for k, v in self.model_dump(exclude={"profile"}).items()
+                     if v is not None}
+        base = asdict(named_profile(name, **overrides))
+        base.pop("name")
+        return ProfileSettings(profile=name, **base)
+
     def to_profile(self) -> WalkProfile:
-        return WalkProfile(self.ratios, self.step_wait_seconds, self.market_wait_seconds)
+        data = self.resolved(self.profile or "seed").model_dump()
+        name = data.pop("profile")
+        return WalkProfile(**data, name=name)
+
+
+#: The named profile each urgency uses unless the config names another
+#: (chosen from the cost benchmark: bench/README.md).
+DEFAULT_PROFILE_NAMES: dict[Urgency, str] = {
+    Urgency.LOW: "patient",
+    Urgency.MEDIUM: "ticks",
+    Urgency.HIGH: "market",
+}
 
 
 def _default_profiles() -> dict[Urgency, ProfileSettings]:
-    return {
-        Urgency.LOW: ProfileSettings(
-            ratios=(Decimal("0.6"), Decimal("0.75"), Decimal("0.85"), Decimal("0.95")),
-            step_wait_seconds=60.0,
-        ),
-        Urgency.MEDIUM: ProfileSettings(),
-        Urgency.HIGH: ProfileSettings(ratios=()),
-    }
+    return {u: ProfileSettings().resolved(name) for u, name in DEFAULT_PROFILE_NAMES.items()}
 
 
 class QuoteSettings(_Section):
@@ -88,6 +123,8 @@ class ExecutionSettings(_Section):
     http_timeout_seconds: float = Field(10.0, gt=0, le=120)
     #: --cancel-orphans cancels other installations' alch orders only when this old
     orphan_min_age_seconds: float = Field(900.0, ge=0, le=7 * 86400)
+    #: Record the mid this long after each fill (a mark-out, from the quote stream); 0: off.
+    markout_seconds: float = Field(5.0, ge=0, le=300)
 
 
 class GuardSettings(_Section):
@@ -126,10 +163,44 @@ class AccountSettings(_Section):
         return value
 
 
+class MarketClassSettings(_Section):
+    """Overrides of one liquidity class of the simulated market (``[sim.market.<class>]``).
+
+    The keys are those of ``brokers.sim.market.ClassParams``; the defaults and their
+    sources are listed in bench/README.md.
+    """
+
+    volatility_bps_per_sqrt_second: float | None = Field(None, ge=0)
+    spread_ticks: tuple[tuple[int, float], ...] | None = None
+    spread_bps: tuple[float, float] | None = None
+    spread_regime_seconds: float | None = Field(None, gt=0)
+    contra_rate_per_second: float | None = Field(None, ge=0)
+    contra_size_mean: float | None = Field(None, gt=0)
+    flow_variance_share: float | None = Field(None, ge=0, le=1)
+    queue_depth: tuple[float, float] | None = None
+    queue_cancel_rate_per_second: float | None = Field(None, ge=0)
+    adverse_selection_half_spreads: float | None = Field(None, ge=0)
+    market_eq: float | None = Field(None, ge=0, le=1)
+    penny_jump_rate_per_second: float | None = Field(None, ge=0)
+
+    def overrides(self) -> dict[str, Any]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
 class SimSettings(_Section):
     seed: int = 7
     #: Run the simulator on the wall clock instead of virtual time (to watch a walk).
     realtime: bool = False
+    #: Market model overrides per liquidity class: mega, mid, small.
+    market: dict[str, MarketClassSettings] = Field(default_factory=dict)
+
+    @field_validator("market")
+    @classmethod
+    def _classes(cls, value: dict[str, MarketClassSettings]) -> dict[str, MarketClassSettings]:
+        unknown = sorted(set(value) - {"mega", "mid", "small"})
+        if unknown:
+            raise ValueError(f"unknown liquidity class {', '.join(unknown)}: use mega, mid, small")
+        return value
 
 
 class Settings(BaseSettings):
@@ -188,7 +259,7 @@ class Settings(BaseSettings):
     @classmethod
     def _all_profiles(cls, value: dict[Urgency, ProfileSettings]) -> dict[Urgency, ProfileSettings]:
         merged = _default_profiles()
-        merged.update(value)
+        merged.update({u: p.resolved(DEFAULT_PROFILE_NAMES[u]) for u, p in value.items()})
         return merged
 
     @field_validator("api_key_id", "api_secret_key")

@@ -175,7 +175,8 @@ def test_every_unknown_plan_symbol_is_named(capsys, tmp_path):
     assert sim_orders(tmp_path) == 0
 
 
-def test_an_order_in_an_unknown_state_exits_4(capsys):
+def test_an_order_in_an_unknown_state_exits_4(capsys, monkeypatch):
+    monkeypatch.setenv("ALCH_PROFILES__MEDIUM__PROFILE", "seed")  # a limit step to cancel
     alch(capsys, "sim", "fault", "limit_fills=false", "stuck_cancel=1")
     result = alch(capsys, "place", "AAPL", "buy", "1", "--sim")
     assert result.code == ExitCode.BROKER

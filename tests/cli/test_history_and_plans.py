@@ -23,18 +23,20 @@ def a_few_runs(capsys) -> None:
 
 METRICS = """\
 runs: 3
-quote requests: 21
-streaming success rate: 90.5%
-REST fallback rate: 9.5%
+quote requests: 19
+streaming success rate: 94.7%
+REST fallback rate: 5.3%
 unusable quote rate: 0.0%
 quotes zero bid: 4
 orders (filled): 9 (9)
-median time to fill: 3.5s
-slippage bps (mean / median): 3.53 / 0.59
-slippage bps (notional-weighted): 2.09
+median time to fill: 1s
+slippage bps (mean / median): 1.3 / 0.07
+slippage bps (notional-weighted): 0.33
 validation pass rate: 100.0% of 9
-fills by step: 1=6, 2=2, 3=0, market=1
-"""
+E/Q by step: market=0.464
+mark-out bps by step (5s): market=-0.8
+fills by step: 1=0, 2=0, 3=0, market=9
+"""  # the simulated large caps quote one-cent spreads: the default walk is a market order
 
 
 def test_metrics_after_a_few_runs(capsys):
@@ -43,17 +45,21 @@ def test_metrics_after_a_few_runs(capsys):
     assert result.code == 0
     assert result.out == METRICS
     data = json.loads(alch(capsys, "metrics", "--json").out)
-    assert data["fills_by_step"] == {"1": 6, "2": 2, "3": 0, "market": 1}
-    assert data["slippage_bps_notional_weighted"] == "2.09"
+    assert data["fills_by_step"] == {"1": 0, "2": 0, "3": 0, "market": 9}
+    assert data["slippage_bps_notional_weighted"] == "0.33"
+    assert data["eq_by_step"] == {"market": "0.464"}
+    assert data["markout_bps_by_step"] == {"market": "-0.80"} and data["markout_seconds"] == [5.0]
 
 
 def test_metrics_prometheus_text_and_atomic_file(capsys, tmp_path):
     a_few_runs(capsys)
     text = alch(capsys, "metrics", "--prom").out
     assert "# TYPE alch_fills_by_step gauge\n" in text
-    assert 'alch_fills_by_step{step="market"} 1\n' in text
-    assert 'alch_quote_source_ratio{source="stream"} 0.9048\n' in text
-    assert 'alch_slippage_bps{stat="notional_weighted"} 2.09\n' in text
+    assert 'alch_fills_by_step{step="market"} 9\n' in text
+    assert 'alch_quote_source_ratio{source="stream"} 0.9474\n' in text
+    assert 'alch_slippage_bps{stat="notional_weighted"} 0.33\n' in text
+    assert 'alch_eq{step="market"} 0.464\n' in text
+    assert 'alch_markout_bps{step="market"} -0.8\n' in text
     for line in text.splitlines():  # every sample line is NAME{labels} VALUE
         assert line.startswith("#") or re.fullmatch(r'alch_[a-z_]+(\{[a-z_]+="[^"]*"\})? [-0-9.e]+',
                                                     line), line
@@ -89,7 +95,7 @@ def test_runs_and_show_give_the_full_audit_of_a_run(capsys):
     assert {"quote", "plan", "phase", "order_submitting", "order_accepted", "step",
             "validation", "execution", "portfolio_check", "run_finished"} <= kinds
     events = [json.loads(line) for line in alch(capsys, "show", rebalance_id, "--json").out.splitlines()]
-    assert sum(e["event"] == "order_submitting" for e in events) == 8
+    assert sum(e["event"] == "order_submitting" for e in events) == 7
     missing = alch(capsys, "show", "nope")
     assert missing.code == ExitCode.USAGE and "no single run matches 'nope'" in missing.err
 

@@ -5,12 +5,12 @@ from tests.cli.helpers import alch
 
 PLACE_AAPL = """\
 run RUN (place, sim)
-quote AAPL stream bid 228.48 ask 228.55 age 0.0s
-submit AAPL step 1: buy 10 limit 228.53 (0.75 of spread) id alch-RUN-AAPL-1
-result AAPL step 1: filled, filled 10/10 avg 228.53, total 10, 8.5s
+quote AAPL stream bid 228.50 ask 228.51 age 0.0s
+submit AAPL market: buy 10 market id alch-RUN-AAPL-m
+result AAPL market: filled, filled 10/10 avg 228.51, total 10, 0.5s
 check AAPL pass: position 70 as expected
-done AAPL buy filled: filled 10/10 avg 228.53, slippage 0.66 bps, last fill at step 1, 9s
-"""
+done AAPL buy filled: filled 10/10 avg 228.51, slippage 0.09 bps, last fill at step market, 1s
+"""  # a one-cent spread: the default walk sends the market order at once
 
 
 def test_place_on_the_simulator_shows_each_step_and_the_check(capsys):
@@ -20,7 +20,8 @@ def test_place_on_the_simulator_shows_each_step_and_the_check(capsys):
     assert result.err == ""
 
 
-def test_place_walks_every_step_to_market_when_limits_do_not_fill(capsys):
+def test_place_walks_every_step_to_market_when_limits_do_not_fill(capsys, monkeypatch):
+    monkeypatch.setenv("ALCH_PROFILES__MEDIUM__PROFILE", "seed")  # a step whatever the spread
     assert alch(capsys, "sim", "fault", "limit_fills=false").code == 0
     result = alch(capsys, "place", "AAPL", "buy", "10", "--sim")
     assert result.code == ExitCode.OK

@@ -22,10 +22,10 @@ pass  broker           sim reachable
 pass  account          status ACTIVE
 pass  market clock     market open
 pass  data feeds       sim: simulated quotes
-pass  streaming quote  SPY 590.06/590.19
-pass  REST quote       SPY 590.06/590.19 age 0.0s
+pass  streaming quote  SPY 590.13/590.14
+pass  REST quote       SPY 590.13/590.14 age 0.0s
 pass  trade stream     trade_updates connected
-pass  walk profile     low 0.6/0.75/0.85/0.95 @60s; medium 0.75/0.85/0.95 @30s; high market @30s
+pass  walk profile     low 0/0.35/0.5 @60s; medium 0/0.35/0.5 @20s; high market @30s
 pass  journal          {data}/journal.sqlite3 is writable
 pass  lock             free
 all checks passed

@@ -10,7 +10,9 @@ from alchemiser_cli.brokers.sim.emulator import EmulatorThread
 
 PLAN = str(Path(__file__).parents[2] / "config" / "example-plan.toml")
 
-FAST = {  # short walks in wall-clock time
+FAST = {  # short walks in wall-clock time; the seed profile places an order at every step
+    "ALCH_PROFILES__MEDIUM__PROFILE": "seed",
+    "ALCH_EXECUTION__MARKOUT_SECONDS": "0.2",
     "ALCH_PROFILES__MEDIUM__STEP_WAIT_SECONDS": "0.6",
     "ALCH_PROFILES__MEDIUM__MARKET_WAIT_SECONDS": "3",
     "ALCH_PROFILES__LOW__STEP_WAIT_SECONDS": "0.6",

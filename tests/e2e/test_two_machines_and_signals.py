@@ -33,6 +33,8 @@ OPEN = {"new", "accepted", "pending_new", "partially_filled", "pending_cancel"}
 
 #: Walks slow enough to catch mid-step (limit orders rest), quick enough for a test.
 PACE = {
+    "ALCH_PROFILES__MEDIUM__PROFILE": "seed",  # a limit order rests at every step
+    "ALCH_EXECUTION__MARKOUT_SECONDS": "0.2",
     "ALCH_PROFILES__MEDIUM__STEP_WAIT_SECONDS": "0.8",
     "ALCH_PROFILES__MEDIUM__MARKET_WAIT_SECONDS": "3",
     "ALCH_PROFILES__LOW__STEP_WAIT_SECONDS": "0.8",

@@ -23,7 +23,8 @@ from alchemiser_cli.settings import load_settings
 
 def rebalance(tmp_path, orders: int, *, per_minute: int = 200, concurrent: int = 256):
     settings = load_settings(execution={"rate_limit_per_minute": per_minute,
-                                        "max_concurrent_orders": concurrent})
+                                        "max_concurrent_orders": concurrent},
+                             profiles={"medium": {"profile": "seed"}})  # 3 x 30 s every time
     symbols = [generated_symbol(i + 1) for i in range(orders)]
     plan = Plan(targets={s: Decimal("0.9") / orders for s in symbols},
                 drift_threshold=Decimal(0), min_order_notional=Decimal(1))

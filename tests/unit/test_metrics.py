@@ -46,3 +46,53 @@ def test_metrics_arithmetic():
 def test_prometheus_omits_metrics_without_data():
     text = prometheus(compute([], runs=0))
     assert "alch_runs 0" in text and "slippage" not in text and "quote_source_ratio" not in text
+
+
+def submitting(cid, side, order_type, step, ratio, bid, ask):
+    return {"event": "order_submitting", "client_order_id": cid, "side": side,
+            "order_type": order_type, "step": step, "ratio": ratio, "bid": bid, "ask": ask}
+
+
+def step(cid, order_type, number, ratio, qty, avg):
+    return {"event": "step", "client_order_id": cid, "order_type": order_type, "step": number,
+            "ratio": ratio, "filled_qty": qty, "avg_price": avg}
+
+
+def markout(cid, order_type, number, ratio, bps, horizon=5.0):
+    return {"event": "markout", "client_order_id": cid, "order_type": order_type,
+            "step": number, "ratio": ratio, "markout_bps": bps, "horizon_seconds": horizon}
+
+
+FILLS = [
+    # a buy limit at the bid of 10.00/10.04: E/Q -1; a sell limit at 10.03 of 10.00/10.04: -0.5
+    submitting("a-1", "buy", "limit", 1, "0", "10.00", "10.04"),
+    step("a-1", "limit", 1, "0", "5", "10.00"),
+    submitting("b-1", "sell", "limit", 1, "0.25", "10.00", "10.04"),
+    step("b-1", "limit", 1, "0.25", "5", "10.03"),
+    # a market buy at 20.013 of 20.00/20.02: E/Q 0.3; a market sell at 20.00 of the same: 1
+    submitting("a-m", "buy", "market", 2, None, "20.00", "20.02"),
+    step("a-m", "market", 2, None, "1", "20.013"),
+    submitting("b-m", "sell", "market", 4, None, "20.00", "20.02"),
+    step("b-m", "market", 4, None, "1", "20.00"),
+    # the collared final limit: its own label; an unfilled step counts nowhere
+    submitting("c-c", "buy", "limit", 1, None, "5.00", "5.02"),
+    step("c-c", "limit", 1, None, "2", "5.02"),
+    submitting("d-2", "buy", "limit", 2, "0.35", "5.00", "5.02"),
+    step("d-2", "limit", 2, "0.35", "0", None),
+    markout("a-1", "limit", 1, "0", "-3.00"), markout("b-1", "limit", 1, "0.25", "-1.00"),
+    markout("a-m", "market", 2, None, "0.50"),
+]
+
+
+def test_eq_and_mark_outs_per_step_and_for_market_orders():
+    m = compute(FILLS, runs=1)
+    assert m.eq_by_step == {"1": Decimal("-0.750"), "market": Decimal("0.650"),
+                            "marketable": Decimal("1.000")}
+    assert m.eq_fills_by_step == {"1": 2, "market": 2, "marketable": 1}
+    assert m.markout_bps_by_step == {"1": Decimal("-2.00"), "market": Decimal("0.50")}
+    assert m.markout_seconds == (5.0,)
+    assert m.fills_by_step["marketable"] == 1 and m.fills_by_step["2"] == 0
+    text = prometheus(m)
+    assert 'alch_eq{step="1"} -0.75\n' in text and 'alch_eq{step="market"} 0.65\n' in text
+    assert 'alch_markout_bps{step="1"} -2\n' in text
+    assert m.to_dict()["eq_by_step"] == {"1": "-0.750", "market": "0.650", "marketable": "1.000"}

@@ -47,7 +47,7 @@ class FailingLater(GuardedBroker):
 
 
 def rebalance(tmp_path: Path, failing: str, arm_phase: str = "buys", **faults: object):
-    settings = load_settings()
+    settings = load_settings(profiles={"medium": {"profile": "seed"}})  # a limit at every step
     state = demo_state()
     for name, value in faults.items():
         setattr(state.faults, name, value)

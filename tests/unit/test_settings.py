@@ -4,6 +4,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from alchemiser_cli.domain.intents import Urgency
+from alchemiser_cli.domain.ladder import LadderKind
 from alchemiser_cli.settings import Settings, load_settings
 
 REPO = Path(__file__).parents[2]
@@ -16,10 +18,29 @@ def test_the_shipped_default_profile_equals_the_built_in_defaults():
         assert getattr(from_file, section) == getattr(built_in, section), section
 
 
-def test_default_walk_is_75_85_95_with_30_second_steps():
-    profile = load_settings().profile("medium")  # type: ignore[arg-type]
-    assert profile.ratios == (Decimal("0.75"), Decimal("0.85"), Decimal("0.95"))
-    assert profile.step_wait_seconds == 30.0
+def test_default_walks_follow_the_cost_benchmark_and_the_seed_walk_is_a_named_profile():
+    # the defaults changed from 75/85/95 @30s to the tick-aware ladder: bench/README.md
+    s = load_settings()
+    medium = s.profile(Urgency.MEDIUM)
+    assert (medium.name, medium.ladder, medium.ratios) == (
+        "ticks", LadderKind.TICKS, (Decimal("0"), Decimal("0.35"), Decimal("0.5")))
+    assert (medium.step_wait_seconds, medium.min_spread_ticks) == (20.0, 2)
+    assert s.profile(Urgency.LOW).name == "patient"
+    assert s.profile(Urgency.LOW).step_wait_seconds == 60.0
+    assert s.profile(Urgency.HIGH).ratios == ()
+    seed = load_settings(profiles={"medium": {"profile": "seed"}}).profile(Urgency.MEDIUM)
+    assert seed.ratios == (Decimal("0.75"), Decimal("0.85"), Decimal("0.95"))
+    assert (seed.step_wait_seconds, seed.ladder) == (30.0, LadderKind.SEED)
+
+
+def test_a_profile_key_overrides_the_named_profile_of_its_urgency(monkeypatch):
+    monkeypatch.setenv("ALCH_PROFILES__LOW__STEP_WAIT_SECONDS", "5")
+    s = load_settings(profiles={"medium": {"profile": "pegged", "max_reprices": 3}})
+    assert s.profile(Urgency.LOW).name == "patient"  # still low's profile, one key changed
+    assert s.profile(Urgency.LOW).step_wait_seconds == 5.0
+    assert s.profile(Urgency.MEDIUM).reprice and s.profile(Urgency.MEDIUM).max_reprices == 3
+    with pytest.raises(ValidationError, match="unknown walk profile"):
+        load_settings(profiles={"medium": {"profile": "fastest"}})
 
 
 def test_precedence_flags_over_env_over_file(tmp_path, monkeypatch):

@@ -1,4 +1,9 @@
-"""The placement core against the simulator, in virtual time."""
+"""The placement core against the simulator, in virtual time.
+
+Tests of walk mechanics that need several limit steps on any spread use the seed
+profile (75/85/95, which places an order at every step whatever the spread); the
+default profiles go to market at once on the one-tick spreads of the large caps.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +19,14 @@ from alchemiser_cli.domain.events import Event, OrderSubmitting, QuoteTaken, Ste
 from alchemiser_cli.domain.intents import CloseType, OrderIntent, Side, Urgency
 from alchemiser_cli.domain.orders import OrderStatus
 from alchemiser_cli.domain.results import ExecutionResult, ExecutionStatus
-from alchemiser_cli.settings import load_settings
+from alchemiser_cli.settings import Settings, load_settings
 from tests.conftest import Harness, run_sim
 
 BUY10 = OrderIntent("AAPL", Side.BUY, quantity=Decimal(10))
+
+
+def seed_walk() -> Settings:
+    return load_settings(profiles={"medium": {"profile": "seed"}})
 
 
 def submitted(h: Harness) -> list[OrderSubmitting]:
@@ -30,7 +39,7 @@ def test_unfilled_limits_walk_all_steps_then_market_in_virtual_time():
         return await h.placement.place(BUY10, id_base="alch-t-AAPL"), h
 
     wall = time.perf_counter()
-    result, h = run_sim(body)
+    result, h = run_sim(body, settings=seed_walk())
     assert time.perf_counter() - wall < 1.0
     assert result.status is ExecutionStatus.FILLED
     assert [s.client_order_id for s in result.steps] == [
@@ -47,14 +56,22 @@ def test_unfilled_limits_walk_all_steps_then_market_in_virtual_time():
 def test_each_step_prices_from_a_fresh_quote_and_climbs_toward_the_ask():
     async def body(h: Harness):
         h.sim.state.faults.limit_fills = False
-        return await h.placement.place(BUY10, id_base="alch-t-AAPL")
+        return await h.placement.place(OrderIntent("SMLB", Side.BUY, quantity=Decimal(10)),
+                                       id_base="alch-t-SMLB")
 
-    result = run_sim(body)
+    result = run_sim(body, settings=seed_walk())
+    quotes = set()
     for step in result.steps[:3]:
         assert step.bid is not None and step.ask is not None and step.limit_price is not None
-        assert step.bid <= step.limit_price <= step.ask
-        spread = step.ask - step.bid
-        assert abs(step.limit_price - (step.bid + step.ratio * spread)) < Decimal("0.01")
+        assert step.ratio is not None
+        quotes.add((step.bid, step.ask))
+        # independent of the ladder's arithmetic: every cent from the bid to the ask, and
+        # the highest one at or below bid + ratio * spread
+        cents = [step.bid + Decimal("0.01") * k
+                 for k in range(int((step.ask - step.bid) * 100) + 1)]
+        target = step.bid + step.ratio * (step.ask - step.bid)
+        assert step.limit_price == max(c for c in cents if c <= target)
+    assert len(quotes) > 1  # the quote was taken again before the steps
 
 
 def test_a_fill_during_the_cancel_is_counted_and_nothing_is_reordered():
@@ -64,7 +81,7 @@ def test_a_fill_during_the_cancel_is_counted_and_nothing_is_reordered():
         result = await h.placement.place(BUY10, id_base="alch-t-AAPL")
         return result, h.sim.state.position_qty("AAPL"), h
 
-    result, position, h = run_sim(body)
+    result, position, h = run_sim(body, settings=seed_walk())
     assert result.status is ExecutionStatus.FILLED
     assert len(result.steps) == 1 and result.steps[0].status is OrderStatus.FILLED
     assert len(submitted(h)) == 1
@@ -74,7 +91,7 @@ def test_a_fill_during_the_cancel_is_counted_and_nothing_is_reordered():
 def test_partial_fills_are_carried_and_only_the_remainder_is_ordered():
     from alchemiser_cli.brokers.sim.state import demo_state
 
-    quick = load_settings(profiles={"medium": {"step_wait_seconds": 3}})
+    quick = load_settings(profiles={"medium": {"profile": "seed", "step_wait_seconds": 3}})
     carried = 0
     for seed in range(1, 13):
         async def body(h: Harness):
@@ -129,9 +146,10 @@ def test_stream_down_falls_back_to_rest_and_polling():
 
 
 def place_with_hook(after_step: int, change: Callable[[Harness], None], *,
-                    limit_fills: bool = False) -> tuple[ExecutionResult, list[Event]]:
-    """Place BUY10; once step ``after_step`` finishes, ``change`` the simulated world."""
-    settings = load_settings()
+                    limit_fills: bool = False, settings: Settings | None = None,
+                    intent: OrderIntent = BUY10) -> tuple[ExecutionResult, list[Event]]:
+    """Place ``intent``; once step ``after_step`` finishes, ``change`` the simulated world."""
+    settings = settings or seed_walk()
 
     async def body(h: Harness) -> tuple[ExecutionResult, list[Event]]:
         h.sim.state.faults.limit_fills = limit_fills
@@ -143,9 +161,9 @@ def place_with_hook(after_step: int, change: Callable[[Harness], None], *,
                 change(h)
 
         svc = PlacementService(h.broker, h.clock, emit, PlacementConfig.from_settings(settings))
-        return await svc.place(BUY10, id_base="x"), events
+        return await svc.place(intent, id_base="x"), events
 
-    return run_sim(body)
+    return run_sim(body, settings=settings)
 
 
 def test_a_rejection_mid_walk_stops_without_market_escalation():
@@ -246,7 +264,7 @@ def test_cancelling_the_task_cancels_the_live_order():
             await task
         return await h.broker.list_open_orders(), h.sim.state.orders
 
-    open_orders, orders = run_sim(body)
+    open_orders, orders = run_sim(body, settings=seed_walk())
     assert open_orders == []
     assert [o.status for o in orders.values()] == ["canceled"]
 
@@ -267,7 +285,7 @@ def test_a_cancel_that_never_completes_is_an_unknown_state():
         h.sim.state.faults.stuck_cancel = 1
         return await h.placement.place(BUY10, id_base="x"), h.sim.state.orders
 
-    result, orders = run_sim(body)
+    result, orders = run_sim(body, settings=seed_walk())
     assert result.steps[-1].status is OrderStatus.UNKNOWN
     assert "cancel of x-1 not confirmed" in (result.error or "")
     assert len(orders) == 1  # nothing more was sent

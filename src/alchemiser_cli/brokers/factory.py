@@ -50,11 +50,17 @@ class OpenedBroker:
 async def open_broker(mode: BrokerMode, settings: Settings) -> AsyncIterator[OpenedBroker]:
     if mode is BrokerMode.SIM:
         from alchemiser_cli.brokers.sim.broker import SimBroker
+        from alchemiser_cli.brokers.sim.market import MarketModel
 
         path = settings.data_dir / "sim" / "state.json"
         state = load_state(path, settings.sim.seed)
         clock = LoopClock(state.now_dt)
-        async with SimBroker(state, clock, path=path) as sim:
+        try:
+            model = MarketModel.with_overrides(
+                {name: c.overrides() for name, c in settings.sim.market.items()})
+        except ValueError as exc:
+            raise ConfigError(f"sim.market: {exc}") from None
+        async with SimBroker(state, clock, path=path, model=model) as sim:
             yield OpenedBroker(sim, clock)
         return
     if not settings.has_credentials:

@@ -26,8 +26,8 @@ COMMANDS: dict[str, LazyCommand] = {
                              "Rebalance to the plan's target weights: sells first, then buys, "
                              "then check."),
     "place": LazyCommand(_C + "place", "place",
-                         "Place one order: walk the book (75% -> 85% -> 95% of the spread, "
-                         "then market)."),
+                         "Place one order: walk the book (limits from the near touch toward "
+                         "the mid, then market)."),
     "quote": LazyCommand(_C + "quote", "quote",
                          "Show quotes: stream first, REST fallback; flags stale, crossed and "
                          "zero-sided quotes."),

@@ -324,6 +324,9 @@ class Terminal:
              f"{fmt(m.slippage_bps_median)}"],
             ["slippage bps (notional-weighted)", fmt(m.slippage_bps_weighted)],
             ["validation pass rate", f"{pct(m.validation_pass_rate)} of {m.validations}"],
+            ["E/Q by step", ", ".join(f"{k}={fmt(v)}" for k, v in m.eq_by_step.items()) or "-"],
+            [f"mark-out bps by step ({'/'.join(f'{h:g}s' for h in m.markout_seconds) or '-'})",
+             ", ".join(f"{k}={fmt(v)}" for k, v in m.markout_bps_by_step.items()) or "-"],
         ]
         if not self.is_tty:
             for name, value in rows:

@@ -1,4 +1,16 @@
-"""Execution metrics from the journal, across runs. Pure: events in, figures out."""
+"""Execution metrics from the journal, across runs. Pure: events in, figures out.
+
+Besides rates and slippage, two measures of fill quality per walk step (and for market
+orders), the same ones ``make bench`` reports, so paper and live runs can be held
+against the simulator:
+
+- **E/Q**, effective over quoted spread, as in Rule 605: ``2 * (fill - mid) / spread``
+  for a buy (mirrored for a sell), against the quote that priced the order. 1 is the far
+  touch, 0 the midpoint; a limit filled at the near touch is -1.
+- **Mark-out**: how far the mid moved ``execution.markout_seconds`` after a fill,
+  against the fill price, in bps; negative means the price moved against the fill
+  (adverse selection).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +22,13 @@ from decimal import Decimal
 from typing import Any
 
 STEP_LABELS = ("1", "2", "3", "4", "market")
+
+
+def step_label(order_type: str, step: int, ratio: object) -> str:
+    """'1', '2', ... for limit steps; 'market'; 'marketable' for the collared final limit."""
+    if order_type == "market":
+        return "market"
+    return "marketable" if ratio is None else str(step)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +48,10 @@ class Metrics:
     slippage_bps_weighted: Decimal | None = None
     validations: int = 0
     validations_passed: int = 0
+    eq_by_step: Mapping[str, Decimal] = field(default_factory=dict)  # mean E/Q of fills
+    eq_fills_by_step: Mapping[str, int] = field(default_factory=dict)
+    markout_bps_by_step: Mapping[str, Decimal] = field(default_factory=dict)
+    markout_seconds: tuple[float, ...] = ()  # the horizons seen
 
     def rate(self, part: int, whole: int) -> float | None:
         return None if whole == 0 else round(part / whole, 4)
@@ -64,6 +87,10 @@ class Metrics:
             "slippage_bps_median": d(self.slippage_bps_median),
             "slippage_bps_notional_weighted": d(self.slippage_bps_weighted),
             "validations": self.validations, "validation_pass_rate": self.validation_pass_rate,
+            "eq_by_step": {k: str(v) for k, v in self.eq_by_step.items()},
+            "eq_fills_by_step": dict(self.eq_fills_by_step),
+            "markout_bps_by_step": {k: str(v) for k, v in self.markout_bps_by_step.items()},
+            "markout_seconds": list(self.markout_seconds),
         }
 
 
@@ -81,6 +108,10 @@ def compute(events: Iterable[Mapping[str, Any]], runs: int) -> Metrics:
     slips: list[Decimal] = []
     weighted_num = weighted_den = Decimal(0)
     orders = filled_orders = validations = passed = 0
+    priced: dict[str, Mapping[str, Any]] = {}  # client_order_id -> its order_submitting
+    eqs: dict[str, list[Decimal]] = {}
+    markouts: dict[str, list[Decimal]] = {}
+    horizons: set[float] = set()
     for e in events:
         kind = e.get("event")
         if kind == "quote":
@@ -99,8 +130,18 @@ def compute(events: Iterable[Mapping[str, Any]], runs: int) -> Metrics:
                 streamed += 1
             else:
                 rest += 1
+        elif kind == "order_submitting":
+            priced[str(e["client_order_id"])] = e
         elif kind == "step" and Decimal(e["filled_qty"]) > 0:
-            fills["market" if e["order_type"] == "market" else str(e["step"])] += 1
+            label = step_label(e["order_type"], e["step"], e.get("ratio", ""))
+            fills[label] += 1
+            eq = _eq(priced.get(str(e.get("client_order_id"))), e.get("avg_price"))
+            if eq is not None:
+                eqs.setdefault(label, []).append(eq)
+        elif kind == "markout":
+            label = step_label(e["order_type"], e["step"], e.get("ratio"))
+            markouts.setdefault(label, []).append(Decimal(e["markout_bps"]))
+            horizons.add(float(e["horizon_seconds"]))
         elif kind == "execution" and e.get("status") != "not_placed":
             orders += 1
             if e["status"] == "filled":
@@ -125,7 +166,34 @@ def compute(events: Iterable[Mapping[str, Any]], runs: int) -> Metrics:
         slippage_bps_median=Decimal(statistics.median(slips)).quantize(q) if slips else None,
         slippage_bps_weighted=(weighted_num / weighted_den).quantize(q) if weighted_den else None,
         validations=validations, validations_passed=passed,
+        eq_by_step={k: _mean(v, Decimal("0.001")) for k, v in _ordered(eqs)},
+        eq_fills_by_step={k: len(v) for k, v in _ordered(eqs)},
+        markout_bps_by_step={k: _mean(v, q) for k, v in _ordered(markouts)},
+        markout_seconds=tuple(sorted(horizons)),
     )
+
+
+def _eq(submitted: Mapping[str, Any] | None, avg_price: object) -> Decimal | None:
+    """E/Q of one filled order against the quote that priced it (None without one)."""
+    if submitted is None or avg_price is None or submitted.get("bid") is None \
+            or submitted.get("ask") is None:
+        return None
+    bid, ask = Decimal(submitted["bid"]), Decimal(submitted["ask"])
+    if ask <= bid:
+        return None
+    sign = 1 if submitted["side"] == "buy" else -1
+    return 2 * sign * (Decimal(str(avg_price)) - (bid + ask) / 2) / (ask - bid)
+
+
+def _mean(values: list[Decimal], places: Decimal) -> Decimal:
+    return (sum(values, Decimal(0)) / len(values)).quantize(places)
+
+
+def _ordered(by_label: Mapping[str, list[Decimal]]) -> list[tuple[str, list[Decimal]]]:
+    def key(label: str) -> tuple[int, str]:
+        return (int(label), "") if label.isdigit() else (10**6, label)
+
+    return sorted(by_label.items(), key=lambda item: key(item[0]))
 
 
 def prometheus(m: Metrics) -> str:
@@ -163,4 +231,8 @@ def prometheus(m: Metrics) -> str:
          else float(m.slippage_bps_weighted))])
     metric("validation_pass_ratio", "gauge", "Share of position checks that passed.",
            [("", m.validation_pass_rate)])
+    metric("eq", "gauge", "Mean effective over quoted spread of fills, by walk step.",
+           [(f'{{step="{k}"}}', float(v)) for k, v in m.eq_by_step.items()])
+    metric("markout_bps", "gauge", "Mean mark-out of fills in bps (negative: adverse), by step.",
+           [(f'{{step="{k}"}}', float(v)) for k, v in m.markout_bps_by_step.items()])
     return "\n".join(lines) + "\n"

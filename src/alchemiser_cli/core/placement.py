@@ -5,6 +5,7 @@ quote -> size -> walk the book -> confirm the position -> ExecutionResult.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -48,7 +49,8 @@ class PlacementConfig:
         ex = settings.execution
         return cls(
             profiles={u: settings.profile(u) for u in Urgency},
-            walk=WalkConfig(ex.cancel_confirm_seconds, ex.poll_interval_seconds),
+            walk=WalkConfig(ex.cancel_confirm_seconds, ex.poll_interval_seconds,
+                            markout_seconds=ex.markout_seconds),
             quote_policy=settings.quotes.to_policy(),
             stream_timeout_seconds=settings.quotes.stream_timeout_seconds,
             tolerance=ex.validation_tolerance,
@@ -67,6 +69,7 @@ class PlacementService:
         self.quotes = QuoteService(broker, clock, config.quote_policy,
                                    config.stream_timeout_seconds, emit)
         self.walker = Walker(broker, clock, self.quotes, emit, config.walk)
+        self._markouts: list[asyncio.Task[None]] = []
         self.validator = PortfolioValidator(
             broker, clock, emit, tolerance=config.tolerance,
             timeout_seconds=config.validation_timeout_seconds, poll_seconds=config.poll_seconds)
@@ -126,8 +129,22 @@ class PlacementService:
             expected = ZERO if full_close else (
                 position_before + intent.side.sign * outcome.filled_qty)
             validation = await self.validator.confirm(symbol, expected, exact=full_close)
+        self._markouts.extend(outcome.markouts)  # measured in the background; see settle()
         return self._finish(intent, status, qty, outcome.filled_qty, outcome.avg_price, arrival,
                             outcome.steps, validation, started, outcome.error)
+
+    async def settle(self) -> None:
+        """Wait for the mark-outs still being measured (each at most ``markout_seconds``
+        after its fill). Nothing waits for them while orders are walking."""
+        pending, self._markouts = self._markouts, []
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    def abandon_markouts(self) -> None:
+        """A run that stops early does not wait for measurements."""
+        pending, self._markouts = self._markouts, []
+        for task in pending:
+            task.cancel()
 
     def _size(self, intent: OrderIntent, asset: Asset, quote: AssessedQuote,
               position: Decimal) -> Decimal | str:

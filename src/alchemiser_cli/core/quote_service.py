@@ -64,6 +64,27 @@ class QuoteService:
             return self._missing(symbol, fallback)
         return self._assess(rest, QuoteSource.REST, fallback=fallback)
 
+    async def peek(self, symbol: str, timeout: float) -> AssessedQuote | None:
+        """The next streamed quote within ``timeout`` if usable, else None: never REST (no
+        request spent) and not journaled. For watching the book while an order rests;
+        a quote that prices an order is journaled with :meth:`record`."""
+        if not self._stream_ok or symbol not in self._subscribed:
+            return None
+        streamed = await self._broker.stream_quote(symbol, timeout)
+        if streamed is None:
+            return None
+        assessed = assess_quote(streamed, QuoteSource.STREAM, self._clock.now(), self._policy)
+        return assessed if assessed.usable else None
+
+    def record(self, quote: AssessedQuote) -> None:
+        """Journal a quote obtained with :meth:`peek` (it is about to price an order)."""
+        self._emit(QuoteTaken(
+            symbol=quote.symbol, source=quote.source.value, bid=quote.bid, ask=quote.ask,
+            raw_bid=quote.raw.bid, raw_ask=quote.raw.ask, age_seconds=quote.age_seconds,
+            zero_bid=quote.zero_bid, zero_ask=quote.zero_ask, problem=None, fallback=False,
+            at=self._clock.now(),
+        ))
+
     def _assess(self, quote: Quote, source: QuoteSource, *, fallback: bool) -> AssessedQuote:
         assessed = assess_quote(quote, source, self._clock.now(), self._policy)
         self._emit(QuoteTaken(

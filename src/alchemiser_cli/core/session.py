@@ -161,7 +161,9 @@ async def run_scope(conn: Connection, command: str) -> AsyncIterator[Runtime]:
     try:
         try:
             yield rt
+            await conn.placement.settle()  # mark-outs still being measured
         except BaseException as exc:
+            conn.placement.abandon_markouts()
             error = await _stopped(rt, exc)
             if error is exc:
                 raise

@@ -147,6 +147,30 @@ class StepFinished(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class MarkOut(Event):
+    """The mid ``horizon_seconds`` after a fill, against the fill's price.
+
+    ``markout_bps`` is signed for the filled side: positive when the price moved in the
+    order's favour afterwards (bought below the later mid), negative when it moved
+    against it (adverse selection).
+    """
+
+    kind: ClassVar[str] = "markout"
+    client_order_id: str
+    symbol: str
+    side: str
+    step: int
+    order_type: str
+    ratio: Decimal | None
+    fill_price: Decimal
+    filled_qty: Decimal
+    horizon_seconds: float
+    mid: Decimal
+    markout_bps: Decimal
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ValidationDone(Event):
     kind: ClassVar[str] = "validation"
     symbol: str

@@ -1,8 +1,10 @@
 """The simulator broker: a deterministic, seeded market behind the Broker port.
 
 It runs on whatever clock it is given; on the virtual-time loop a 2-minute walk
-costs milliseconds. A background ticker advances prices, matches resting
-orders and publishes streamed quotes every ``tick_seconds``.
+costs milliseconds. A background ticker advances prices, matches the open orders
+(and only those) and publishes streamed quotes every ``tick_seconds``. The market
+is :mod:`.market`; how orders fill is :mod:`.matching` and :mod:`.engine`; the order
+lifecycle is :mod:`.lifecycle`; persistence is :mod:`.state`.
 """
 
 from __future__ import annotations
@@ -20,37 +22,35 @@ from alchemiser_cli.brokers.port import (
     NotFoundError,
     RateLimitedError,
 )
-from alchemiser_cli.brokers.sim.lifecycle import AWAITING_ROUTE, IN_FLIGHT, OrderLifecycle
+from alchemiser_cli.brokers.sim.engine import MatchingEngine
+from alchemiser_cli.brokers.sim.lifecycle import IN_FLIGHT, OrderLifecycle
 from alchemiser_cli.brokers.sim.market import (
     DEFAULT_UNIVERSE,
-    FillModel,
+    Market,
+    MarketModel,
     SymbolSpec,
-    limit_fill_probability,
+    Touch,
     spec_for_generated,
-    step_mid,
-    touch,
-    unit_random,
+    tick_index,
+    wide_touch,
 )
 from alchemiser_cli.brokers.sim.reads import AccountReads
 from alchemiser_cli.brokers.sim.state import (
-    DEFAULT_START,
     SimOrderRecord,
     SimPosition,
     SimState,
+    StateLog,
     save_state,
 )
 from alchemiser_cli.clock import Clock, wait_for
 from alchemiser_cli.domain.intents import Side
-from alchemiser_cli.domain.money import FRACTIONAL_STEP, ZERO, tick_for
+from alchemiser_cli.domain.money import ZERO, tick_for
 from alchemiser_cli.domain.orders import (
     Order,
     OrderStatus,
-    OrderType,
     TradeUpdate,
 )
 from alchemiser_cli.domain.quotes import Quote
-
-MAX_CATCHUP_TICKS = 2000
 
 
 class SimBroker(AccountReads, OrderLifecycle):
@@ -68,16 +68,18 @@ class SimBroker(AccountReads, OrderLifecycle):
         clock: Clock,
         *,
         path: Path | None = None,
-        model: FillModel | None = None,
+        model: MarketModel | None = None,
         tick_seconds: float = 0.5,
         universe: Iterable[SymbolSpec] = DEFAULT_UNIVERSE,
     ) -> None:
         self.state = state
         self._clock = clock
         self._path = path
-        self._model = model or FillModel()
         self._tick_seconds = tick_seconds
         self._specs = {s.symbol: s for s in universe}
+        self.market = Market(model or MarketModel(), state.seed, tick_seconds, state.markets)
+        self.engine = MatchingEngine(self.market, state.queues, state.seed, self._spec)
+        self._log = StateLog(path) if path is not None else None
         self._subscribed: set[str] = set()
         self._tick_event = asyncio.Event()
         self._updates: dict[str, asyncio.Queue[TradeUpdate]] = {}
@@ -96,6 +98,8 @@ class SimBroker(AccountReads, OrderLifecycle):
         await self.close()
 
     async def start(self) -> None:
+        if self._path is not None and not self.state.generation:
+            save_state(self._path, self.state)  # the log always extends a snapshot
         if self._ticker is None:
             self._last_fill_time = self._clock.now()
             self._ticker = asyncio.create_task(self._run_ticker(), name="sim-ticker")
@@ -107,7 +111,7 @@ class SimBroker(AccountReads, OrderLifecycle):
                 await self._ticker
             self._ticker = None
         self._sync_time()
-        self._persist(force=True)
+        self._persist(compact=True)
 
     async def _run_ticker(self) -> None:
         while True:
@@ -118,37 +122,43 @@ class SimBroker(AccountReads, OrderLifecycle):
 
     # -- model -----------------------------------------------------------------------------
     def spec(self, symbol: str) -> SymbolSpec | None:
-        return self._specs.get(symbol) or spec_for_generated(symbol)
+        spec = self._specs.get(symbol)
+        if spec is None and (spec := spec_for_generated(symbol)) is not None:
+            self._specs[symbol] = spec
+        return spec
 
     def _tick_index(self) -> int:
-        elapsed = (self._clock.now() - DEFAULT_START).total_seconds()
-        return max(int(elapsed / self._tick_seconds), 0)
+        return tick_index(self._clock.now(), self._tick_seconds)
 
     def _sync_time(self) -> None:
         self.state.now = self._clock.now().isoformat()
 
-    def mid(self, symbol: str) -> Decimal:
+    def _spec(self, symbol: str) -> SymbolSpec:
         spec = self.spec(symbol)
         if spec is None:
             raise NotFoundError(f"asset {symbol} not found", status=404, code=40410000)
-        tick = self._tick_index()
-        mid = Decimal(self.state.mids.get(symbol, str(spec.mid)))
-        last = self.state.mid_ticks.get(symbol, tick)
-        gap = tick - last
-        if gap > MAX_CATCHUP_TICKS:
-            mid = step_mid(mid, self.state.seed, symbol, last, self._model, self._tick_seconds * gap)
-        else:
-            for t in range(last + 1, tick + 1):
-                mid = step_mid(mid, self.state.seed, symbol, t, self._model, self._tick_seconds)
-        if gap or symbol not in self.state.mids:
-            self.state.mids[symbol] = str(mid)
-            self.state.mid_ticks[symbol] = tick
-        return mid
+        return spec
+
+    def public_touch(self, symbol: str) -> Touch:
+        """The market's own best bid and offer now, without our orders."""
+        return self.market.touch(self._spec(symbol), self._tick_index())
+
+    def mid(self, symbol: str) -> Decimal:
+        return self.public_touch(symbol).mid
 
     def true_touch(self, symbol: str) -> tuple[Decimal, Decimal]:
-        spec = self.spec(symbol)
-        assert spec is not None
-        return touch(self.mid(symbol), spec.spread_bps)
+        """The best bid and offer now, including our own resting limits inside the spread."""
+        touch = self.public_touch(symbol)
+        bid, ask = touch.bid, touch.ask
+        for rec in self.state.order_table.open_on(symbol):
+            if rec.limit_price is None:
+                continue
+            limit = Decimal(rec.limit_price)
+            if rec.side == Side.BUY.value and bid < limit < ask:
+                bid = limit
+            elif rec.side == Side.SELL.value and bid < limit < ask:
+                ask = limit
+        return bid, ask
 
     def _quote(self, symbol: str) -> Quote:
         spec = self.spec(symbol)
@@ -169,8 +179,9 @@ class SimBroker(AccountReads, OrderLifecycle):
         elif mode == "stale":
             stamp = now - timedelta(seconds=120)
         elif mode == "wide":
-            bid, ask = touch(self.mid(symbol), Decimal(2000))
-        return Quote(symbol, bid, ask, Decimal(3), Decimal(4), stamp)
+            bid, ask = wide_touch(self.mid(symbol), Decimal(2000))
+        touch = self.public_touch(symbol)
+        return Quote(symbol, bid, ask, _lots(touch.bid_size), _lots(touch.ask_size), stamp)
 
     # -- call accounting and faults ----------------------------------------------------------
     def _call(self, *, read: bool) -> None:
@@ -187,13 +198,22 @@ class SimBroker(AccountReads, OrderLifecycle):
         limit = self.state.faults.crash_after_calls
         if limit is not None and self.state.calls >= limit:
             self.state.faults.crash_after_calls = None
-            self._persist(force=True)
+            self._persist()
             os.kill(os.getpid(), signal.SIGKILL)
 
-    def _persist(self, force: bool = False) -> None:
-        if self._path is not None and (self._dirty or force):
-            save_state(self._path, self.state)
+    def _persist(self, *, compact: bool = False) -> None:
+        """Append what changed to the state log; ``compact``: write a new snapshot.
+
+        O(changes), not O(orders ever placed): see :mod:`.state`.
+        """
         self._dirty = False
+        if self._path is None or self._log is None:
+            return
+        if compact:
+            self._log.close()
+            save_state(self._path, self.state)  # (queue states of open orders only)
+        else:
+            self._log.append(self.state)
 
     # -- Broker port: reads (account, clock, assets, positions: AccountReads) --------------
     async def latest_quote(self, symbol: str) -> Quote | None:
@@ -228,20 +248,15 @@ class SimBroker(AccountReads, OrderLifecycle):
     async def get_order_by_client_id(self, client_order_id: str) -> Order | None:
         self._call(read=True)
         try:
-            for rec in self.state.orders.values():
-                if rec.client_order_id == client_order_id:
-                    return self._order(rec)
-            return None
+            rec = self.state.order_table.by_client_id.get(client_order_id)
+            return None if rec is None else self._order(rec)
         finally:
             self._after_call()
 
     async def list_open_orders(self) -> list[Order]:
         self._call(read=True)
         try:
-            return [
-                self._order(r) for r in self.state.orders.values()
-                if not OrderStatus.parse(r.status).terminal
-            ]
+            return [self._order(r) for r in self.state.order_table.open.values()]
         finally:
             self._after_call()
 
@@ -261,16 +276,15 @@ class SimBroker(AccountReads, OrderLifecycle):
 
     def _open_qty(self, symbol: str, side: Side) -> Decimal:
         return sum(
-            (Decimal(r.qty) - Decimal(r.filled_qty) for r in self.state.orders.values()
-             if r.symbol == symbol and r.side == side.value
-             and not OrderStatus.parse(r.status).terminal),
+            (Decimal(r.qty) - Decimal(r.filled_qty) for r in self.state.order_table.open_on(symbol)
+             if r.side == side.value),
             ZERO,
         )
 
     def _reserved_cash(self) -> Decimal:
         total = ZERO
-        for r in self.state.orders.values():
-            if r.side != Side.BUY.value or OrderStatus.parse(r.status).terminal:
+        for r in self.state.order_table.open.values():
+            if r.side != Side.BUY.value:
                 continue
             remaining = Decimal(r.qty) - Decimal(r.filled_qty)
             price = (Decimal(r.limit_price) if r.limit_price
@@ -279,48 +293,20 @@ class SimBroker(AccountReads, OrderLifecycle):
         return total
 
     def _advance(self) -> None:
+        """One tick: the lifecycle moves orders along, then the matching engine looks at
+        the open orders, and only those."""
         self._progress_lifecycle(self._clock.now())
         self._sync_time()
         now = self._clock.now()
         dt = (now - (self._last_fill_time or now)).total_seconds()
         self._last_fill_time = now
-        faults = self.state.faults
-        if dt <= 0 or faults.market_closed:
+        if dt <= 0 or self.state.faults.market_closed:
+            self._persist()
             return
-        tick = self._tick_index()
-        partial_p = (faults.partial_probability if faults.partial_probability is not None
-                     else self._model.partial_probability)
-        for rec in list(self.state.orders.values()):
-            if (OrderStatus.parse(rec.status).terminal or rec.symbol in faults.halted
-                    or rec.status in AWAITING_ROUTE):
-                continue
-            side = Side(rec.side)
-            bid, ask = self.true_touch(rec.symbol)
-            rng = unit_random(self.state.seed, "fill", rec.id, tick)
-            if rec.type == OrderType.MARKET.value:
-                price = ask if side is Side.BUY else bid
-            else:
-                assert rec.limit_price is not None
-                limit = Decimal(rec.limit_price)
-                if not faults.limit_fills:
-                    continue
-                p = limit_fill_probability(side, limit, bid, ask, self._model, dt)
-                if rng.random() >= p:
-                    continue
-                price = min(limit, ask) if side is Side.BUY else max(limit, bid)
-            remaining = Decimal(rec.qty) - Decimal(rec.filled_qty)
-            qty = remaining
-            if rng.random() < partial_p:
-                qty = self._partial(remaining, rng.uniform(0.1, 0.9))
-            self._fill(rec, qty, price)
+        table = self.state.order_table
+        self.engine.tick(table.open.values(), self._tick_index(), dt, self.state.faults,
+                         self._fill, lambda order_id: order_id in table.open)
         self._persist()
-
-    @staticmethod
-    def _partial(remaining: Decimal, fraction: float) -> Decimal:
-        raw = remaining * Decimal(str(round(fraction, 4)))
-        step = Decimal(1) if remaining % 1 == 0 else FRACTIONAL_STEP
-        qty = (raw / step).to_integral_value(rounding="ROUND_FLOOR") * step
-        return qty if ZERO < qty < remaining else remaining  # too small to split: fill it all
 
     def _fill(self, rec: SimOrderRecord, qty: Decimal, price: Decimal) -> None:
         side = Side(rec.side)
@@ -348,3 +334,8 @@ class SimBroker(AccountReads, OrderLifecycle):
             self.state.positions[rec.symbol] = SimPosition(str(new_qty), str(new_cost))
         self._dirty = True
         self._record_execution(rec, qty, price, new_cost - old_cost)
+
+
+def _lots(shares: float) -> Decimal:
+    """Displayed size in round lots of 100 shares."""
+    return Decimal(max(1, round(shares / 100)))

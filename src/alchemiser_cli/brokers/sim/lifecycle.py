@@ -38,6 +38,7 @@ from alchemiser_cli.domain.orders import (
 )
 
 if TYPE_CHECKING:
+    from alchemiser_cli.brokers.sim.engine import MatchingEngine
     from alchemiser_cli.brokers.sim.market import SymbolSpec
     from alchemiser_cli.clock import Clock
 
@@ -68,6 +69,8 @@ class OrderLifecycle(OrderChecks):
         def _reserved_cash(self) -> Decimal: ...
         def _far_touch(self, symbol: str, side: Side) -> Decimal: ...
         def _fill(self, rec: SimOrderRecord, qty: Decimal, price: Decimal) -> None: ...
+        def _tick_index(self) -> int: ...
+        engine: MatchingEngine
         def buying_power(self) -> Decimal: ...
 
     # -- submission ------------------------------------------------------------------------
@@ -90,7 +93,7 @@ class OrderLifecycle(OrderChecks):
     def _place(self, spec: OrderSpec, *, replaces: SimOrderRecord | None = None) -> SimOrderRecord:
         faults = self.state.faults
         cid = spec.client_order_id or str(uuid.uuid4())
-        if any(r.client_order_id == cid for r in self.state.orders.values()):
+        if cid in self.state.order_table.by_client_id:
             raise DuplicateClientOrderIdError(
                 "client_order_id must be unique", status=422, code=40010001)
         qty = self._validate(spec, replaces)
@@ -107,6 +110,7 @@ class OrderLifecycle(OrderChecks):
             replaces=None if replaces is None else replaces.id,
         )
         self.state.orders[rec.id] = rec
+        self.engine.arrived(rec, self._tick_index())
         self._dirty = True
         if rec.status == OrderStatus.NEW.value:
             rec.routed_at = now
@@ -218,7 +222,7 @@ class OrderLifecycle(OrderChecks):
         accept_after = timedelta(seconds=faults.accept_latency)
         cancel_after = timedelta(seconds=faults.cancel_latency)
         one_tick = timedelta(seconds=self._tick_seconds)
-        for rec in list(self.state.orders.values()):
+        for rec in list(self.state.order_table.open.values()):
             if rec.status in AWAITING_ROUTE:
                 if faults.market_closed or now < datetime.fromisoformat(rec.created_at) + accept_after:
                     continue

@@ -16,7 +16,7 @@ from alchemiser_cli.brokers.port import OrderRejectedError
 from alchemiser_cli.brokers.sim.state import SimOrderRecord, SimState
 from alchemiser_cli.domain.intents import Side
 from alchemiser_cli.domain.money import FRACTIONAL_STEP, ZERO, is_valid_tick
-from alchemiser_cli.domain.orders import OrderRequest, OrderStatus, OrderType
+from alchemiser_cli.domain.orders import OrderRequest, OrderType
 
 if TYPE_CHECKING:
     from alchemiser_cli.brokers.sim.market import SymbolSpec
@@ -131,9 +131,8 @@ class OrderChecks:
 
     def _check_wash_trade(self, spec: OrderSpec, replaces: SimOrderRecord | None) -> None:
         opposite = Side.SELL if spec.side is Side.BUY else Side.BUY
-        for rec in self.state.orders.values():
-            if (rec.symbol == spec.symbol and rec.side == opposite.value and rec is not replaces
-                    and not OrderStatus.parse(rec.status).terminal):
+        for rec in self.state.order_table.open_on(spec.symbol):
+            if rec.side == opposite.value and rec is not replaces:
                 if self.state.faults.wash_trade_422:
                     raise reject("potential wash trade detected. use complex orders")
                 raise reject("potential wash trade detected. use complex orders", status=403,

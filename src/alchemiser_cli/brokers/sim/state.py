@@ -1,23 +1,45 @@
 """The simulator's persistent state: the broker's side of the world.
 
-With ``--sim`` it lives in ``<data_dir>/sim/state.json`` and survives our own
-process, exactly as a real broker's orders and positions survive a crash of
-the client. Writes are atomic (temp file + rename).
+With ``--sim`` it lives in ``<data_dir>/sim/``, and survives our own process exactly
+as a real broker's orders and positions survive a crash of the client:
+
+- ``state.json`` is a snapshot, written atomically (temp file + rename) when the
+  simulator closes, and by ``alch sim reset`` / ``alch sim fault``;
+- ``state.log`` holds the changes since that snapshot, one JSON line per broker call
+  that changed something: only the order records and positions that changed, plus the
+  few account scalars. A call therefore costs the same however many orders the
+  account has ever placed, and everything a call did is on disk before its response
+  is returned (a SIGKILL right after it loses nothing).
+
+:func:`load_state` reads the snapshot and replays the log. Each log line carries the
+generation of the snapshot it extends, so a log left behind by a crash between
+writing a snapshot and removing the old log is never applied twice.
+
+The market's own state (efficient prices, queue positions) is saved with the
+snapshot only; after a crash the market resumes from the last snapshot.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import secrets
 import tempfile
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+from alchemiser_cli.brokers.sim.market import SymbolMarket
+from alchemiser_cli.brokers.sim.matching import QueueState
+from alchemiser_cli.domain.orders import OrderStatus
 
 QUOTE_MODES = ("normal", "zero_bid", "zero_ask", "both_zero", "crossed", "stale", "wide")
 DEFAULT_START = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # 10:00 New York, a trading day
+_TERMINAL = frozenset(s.value for s in OrderStatus if s.terminal)
 
 
 @dataclass
@@ -32,8 +54,8 @@ class SimFaults:
     halted: list[str] = field(default_factory=list)
     fill_on_cancel: int = 0  # the next N cancels find the order already filled
     stuck_cancel: int = 0  # the next N cancels leave the order pending_cancel for good
-    limit_fills: bool = True
-    partial_probability: float | None = None
+    limit_fills: bool = True  # false: limit orders never fill (market orders still do)
+    partial_probability: float | None = None  # force partial fills with this probability
     market_closed: bool = False
     account_blocked: bool = False
     lose_submit_response: int = 0  # the next N submissions are placed but time out
@@ -57,6 +79,8 @@ class SimFaults:
 
 @dataclass
 class SimOrderRecord:
+    """One order at the simulated broker. Every change is reported to its table."""
+
     id: str
     client_order_id: str
     symbol: str
@@ -75,17 +99,107 @@ class SimOrderRecord:
     extended_hours: bool = False
     routed_at: str | None = None  # when it became new (sent to the exchange)
     cancel_requested_at: str | None = None
-    cancel_stuck: bool = False  # stuck_cancel: pending_cancel for good
+    cancel_stuck: bool = False  # pending_cancel for good (the stuck_cancel fault): no fills
     replaces: str | None = None
     replaced_by: str | None = None
     terminal_at: str | None = None  # filled_at / canceled_at / failed_at / replaced_at
     executions: int = 0
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        table: OrderTable | None = self.__dict__.get("_table")
+        if table is not None:
+            table.changed(self, name)
 
 
 @dataclass
 class SimPosition:
     qty: str
     cost: str  # total cost basis
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        table: PositionTable | None = self.__dict__.get("_table")
+        if table is not None:
+            table.dirty.add(self.__dict__["_key"])
+
+
+class OrderTable(dict[str, SimOrderRecord]):
+    """Orders by id, with O(1) indexes: by client order id, open orders (all and per
+    symbol), and the ids changed since the last save."""
+
+    def __init__(self, records: Mapping[str, SimOrderRecord] | None = None) -> None:
+        super().__init__()
+        self.by_client_id: dict[str, SimOrderRecord] = {}
+        self.open: dict[str, SimOrderRecord] = {}
+        self.open_by_symbol: dict[str, dict[str, SimOrderRecord]] = {}
+        self.dirty: set[str] = set()
+        for key, rec in (records or {}).items():
+            self[key] = rec
+
+    def __setitem__(self, key: str, rec: SimOrderRecord) -> None:
+        super().__setitem__(key, rec)
+        object.__setattr__(rec, "_table", self)
+        self.by_client_id[rec.client_order_id] = rec
+        self._index(rec)
+        self.dirty.add(key)
+
+    def __delitem__(self, key: str) -> None:
+        raise TypeError("orders are never deleted")
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for key, rec in dict(*args, **kwargs).items():
+            self[key] = rec
+
+    def changed(self, rec: SimOrderRecord, name: str) -> None:
+        self.dirty.add(rec.id)
+        if name == "status":
+            self._index(rec)
+        elif name == "client_order_id":
+            self.by_client_id[rec.client_order_id] = rec
+
+    def _index(self, rec: SimOrderRecord) -> None:
+        per_symbol = self.open_by_symbol.setdefault(rec.symbol, {})
+        if rec.status in _TERMINAL:
+            self.open.pop(rec.id, None)
+            per_symbol.pop(rec.id, None)
+        else:
+            self.open[rec.id] = rec
+            per_symbol[rec.id] = rec
+
+    def open_on(self, symbol: str) -> Iterable[SimOrderRecord]:
+        return self.open_by_symbol.get(symbol, {}).values()
+
+
+class PositionTable(dict[str, SimPosition]):
+    """Positions by symbol, remembering which changed since the last save."""
+
+    def __init__(self, positions: Mapping[str, SimPosition] | None = None) -> None:
+        super().__init__()
+        self.dirty: set[str] = set()
+        for key, pos in (positions or {}).items():
+            self[key] = pos
+
+    def __setitem__(self, key: str, pos: SimPosition) -> None:
+        super().__setitem__(key, pos)
+        object.__setattr__(pos, "_table", self)
+        object.__setattr__(pos, "_key", key)
+        self.dirty.add(key)
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        self.dirty.add(key)
+
+    def pop(self, key: str, *default: Any) -> Any:
+        self.dirty.add(key)
+        return super().pop(key, *default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for key, pos in dict(*args, **kwargs).items():
+            self[key] = pos
+
+
+_SCALARS = ("seed", "now", "cash", "order_seq", "calls")
 
 
 @dataclass
@@ -105,13 +219,30 @@ class SimState:
     cash: str = "25000"
     positions: dict[str, SimPosition] = field(default_factory=dict)
     orders: dict[str, SimOrderRecord] = field(default_factory=dict)
-    mids: dict[str, str] = field(default_factory=dict)
-    mid_ticks: dict[str, int] = field(default_factory=dict)
-    tick: int = 0
+    markets: dict[str, SymbolMarket] = field(default_factory=dict)
+    queues: dict[str, QueueState] = field(default_factory=dict)  # matching state of open orders
     order_seq: int = 0
     calls: int = 0
     faults: SimFaults = field(default_factory=SimFaults)
     lagged_fills: list[SimLaggedFill] = field(default_factory=list)
+    generation: str = ""  # of the snapshot the log extends
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "orders" and not isinstance(value, OrderTable):
+            value = OrderTable(value)
+        elif name == "positions" and not isinstance(value, PositionTable):
+            value = PositionTable(value)
+        object.__setattr__(self, name, value)
+
+    @property
+    def order_table(self) -> OrderTable:
+        assert isinstance(self.orders, OrderTable)
+        return self.orders
+
+    @property
+    def position_table(self) -> PositionTable:
+        assert isinstance(self.positions, PositionTable)
+        return self.positions
 
     @property
     def now_dt(self) -> datetime:
@@ -121,17 +252,84 @@ class SimState:
         pos = self.positions.get(symbol)
         return Decimal(pos.qty) if pos else Decimal(0)
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **{name: getattr(self, name) for name in _SCALARS},
+            "generation": self.generation,
+            "positions": {k: asdict(v) for k, v in self.positions.items()},
+            "orders": {k: asdict(v) for k, v in self.orders.items()},
+            "markets": {k: v.to_json() for k, v in self.markets.items()},
+            "queues": {k: v.to_json() for k, v in self.queues.items()
+                       if k in self.order_table.open},
+            "faults": asdict(self.faults),
+        }
+
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=1, sort_keys=True)
+        return json.dumps(self.to_dict(), indent=1, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> SimState:
         raw: dict[str, Any] = json.loads(text)
-        raw["positions"] = {k: SimPosition(**v) for k, v in raw.get("positions", {}).items()}
-        raw["orders"] = {k: SimOrderRecord(**v) for k, v in raw.get("orders", {}).items()}
-        raw["faults"] = SimFaults(**raw.get("faults", {}))
-        raw["lagged_fills"] = [SimLaggedFill(**v) for v in raw.get("lagged_fills", [])]
-        return cls(**raw)
+        state = cls(
+            **{name: raw[name] for name in _SCALARS if name in raw},
+            generation=str(raw.get("generation", "")),
+            positions={k: SimPosition(**v) for k, v in raw.get("positions", {}).items()},
+            orders={k: _order(v) for k, v in raw.get("orders", {}).items()},
+            markets={k: SymbolMarket.from_json(v) for k, v in raw.get("markets", {}).items()},
+            queues={k: QueueState.from_json(v) for k, v in raw.get("queues", {}).items()},
+            faults=SimFaults(**raw.get("faults", {})),
+            lagged_fills=[SimLaggedFill(**v) for v in raw.get("lagged_fills", [])],
+        )
+        state.clear_changes()
+        return state
+
+    def clear_changes(self) -> None:
+        self.order_table.dirty.clear()
+        self.position_table.dirty.clear()
+
+    def changes(self, *, unless_equal_to: tuple[Any, ...] | None = None
+                ) -> tuple[dict[str, Any] | None, tuple[Any, ...]]:
+        """What changed since the last save, as one log entry.
+
+        None when no order or position changed and the account scalars (other than
+        the clock) and faults equal ``unless_equal_to``; the second value is what to
+        pass next time.
+        """
+        orders, positions = self.order_table, self.position_table
+        scalars = {name: getattr(self, name) for name in _SCALARS}
+        faults = asdict(self.faults)
+        lagged = [asdict(f) for f in self.lagged_fills]
+        key = (self.seed, self.cash, self.order_seq, self.calls, json.dumps(faults, sort_keys=True),
+               json.dumps(lagged, sort_keys=True))
+        if not orders.dirty and not positions.dirty and key == unless_equal_to:
+            return None, key
+        entry: dict[str, Any] = {"g": self.generation, "s": scalars, "f": faults, "l": lagged}
+        if orders.dirty:
+            entry["o"] = {k: asdict(orders[k]) for k in orders.dirty}
+        if positions.dirty:
+            entry["p"] = {k: asdict(positions[k]) if k in positions else None
+                          for k in positions.dirty}
+        self.clear_changes()
+        return entry, key
+
+    def apply(self, entry: Mapping[str, Any]) -> None:
+        """Replay one log entry."""
+        for name, value in entry["s"].items():
+            setattr(self, name, value)
+        self.faults = SimFaults(**entry["f"])
+        self.lagged_fills = [SimLaggedFill(**v) for v in entry.get("l", [])]
+        for key, raw in entry.get("o", {}).items():
+            self.orders[key] = _order(raw)
+        for key, raw in entry.get("p", {}).items():
+            if raw is None:
+                self.positions.pop(key, None)
+            else:
+                self.positions[key] = SimPosition(**raw)
+
+
+def _order(raw: Mapping[str, Any]) -> SimOrderRecord:
+    known = {f.name for f in fields(SimOrderRecord)}
+    return SimOrderRecord(**{k: v for k, v in raw.items() if k in known})
 
 
 def demo_state(seed: int = 7) -> SimState:
@@ -152,17 +350,62 @@ def demo_state(seed: int = 7) -> SimState:
     )
 
 
+def log_path(path: Path) -> Path:
+    return path.with_suffix(".log")
+
+
 def load_state(path: Path, seed: int) -> SimState:
-    if path.is_file():
-        return SimState.from_json(path.read_text())
-    return demo_state(seed)
+    """The snapshot plus every complete log line written since it."""
+    if not path.is_file():
+        return demo_state(seed)
+    state = SimState.from_json(path.read_text())
+    log = log_path(path)
+    if log.is_file():
+        with log.open("rb") as fh:
+            for line in fh:
+                if not line.endswith(b"\n"):
+                    break  # a line cut short (only possible on power loss): stop there
+                entry = json.loads(line)
+                if entry.get("g") == state.generation:
+                    state.apply(entry)
+        state.clear_changes()
+    return state
 
 
 def save_state(path: Path, state: SimState) -> None:
+    """Write a new snapshot atomically, then drop the log it replaces."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    state.generation = secrets.token_hex(6)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".state.", suffix=".json")
     with os.fdopen(fd, "w") as fh:
         fh.write(state.to_json())
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+    with contextlib.suppress(FileNotFoundError):
+        log_path(path).unlink()
+    state.clear_changes()
+
+
+class StateLog:
+    """Appends the changes of each broker call to ``state.log``."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = log_path(path)
+        self._fh: IO[bytes] | None = None
+        self._last: tuple[Any, ...] | None = None
+
+    def append(self, state: SimState) -> None:
+        entry, self._last = state.changes(unless_equal_to=self._last)
+        if entry is None:
+            return
+        if self._fh is None:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = self._path.open("ab")
+        self._fh.write(json.dumps(entry, separators=(",", ":")).encode() + b"\n")
+        self._fh.flush()  # in the kernel's hands: survives a SIGKILL of this process
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None

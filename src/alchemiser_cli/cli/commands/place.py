@@ -41,7 +41,7 @@ def place(
     cancel_orphans: CancelOrphansOpt = False,
     notify: NotifyOpt = None,
 ) -> None:
-    """Place one order: walk the book (75% -> 85% -> 95% of the spread, then market)."""
+    """Place one order: walk the book (limits from the near touch toward the mid, then market)."""
     from alchemiser_cli.api import open_session
     from alchemiser_cli.domain.intents import IntentError, OrderIntent
     from alchemiser_cli.domain.money import MAX_NOTIONAL, MAX_QUANTITY, parse_amount

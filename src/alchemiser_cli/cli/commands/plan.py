@@ -24,7 +24,7 @@ COMMENTS = {
 # cash_buffer: fraction of equity always kept in cash (on top of unassigned weight)
 # drift_threshold: skip a symbol whose weight is within this of its target
 # min_order_notional: skip trades smaller than this many dollars
-# urgency: walk profile: low, medium (75% -> 85% -> 95% of the spread) or high (market)
+# urgency: walk profile: low (patient), medium (limits toward the mid) or high (market)
 # sell_unlisted: true to fully exit holdings that are not listed in [targets]
 """,
     "targets": "# SYMBOL = weight of equity. A weight of 0 sells the whole position.\n",

@@ -20,7 +20,7 @@ from alchemiser_cli.brokers.sim.broker import SimBroker
 from alchemiser_cli.brokers.sim.calendar import NEW_YORK
 from alchemiser_cli.brokers.sim.emulator.app import emulator_of
 from alchemiser_cli.brokers.sim.emulator.wire import error, iso
-from alchemiser_cli.brokers.sim.market import unit_random
+from alchemiser_cli.brokers.sim.market import Draws
 from alchemiser_cli.domain.money import round_to_tick
 
 ROUTES = web.RouteTableDef()
@@ -54,15 +54,15 @@ def trade_json(sim: SimBroker, symbol: str) -> dict[str, Any]:
 def bar_json(sim: SimBroker, symbol: str, start: datetime, seconds: int) -> dict[str, Any]:
     """A deterministic bar around the current mid (seeded by symbol and start time)."""
     mid = sim.mid(symbol)
-    rng = unit_random(sim.state.seed, "bar", symbol, int(start.timestamp()), seconds)
-    drift = Decimal(str(round(rng.gauss(0, 0.002), 6)))
+    rng = Draws(sim.state.seed, "bar", symbol, int(start.timestamp()), seconds)
+    drift = Decimal(str(round(0.002 * rng.gauss(), 6)))
     close = round_to_tick(mid * (1 + drift))
-    open_ = round_to_tick(mid * (1 + Decimal(str(round(rng.gauss(0, 0.002), 6)))))
+    open_ = round_to_tick(mid * (1 + Decimal(str(round(0.002 * rng.gauss(), 6)))))
     grid = Decimal("0.01") if mid >= 1 else Decimal("0.0001")  # the price's own tick
     pad = (mid * Decimal("0.001")).quantize(grid, rounding=ROUND_UP)
     high = max(open_, close) + pad
     low = min(open_, close) - pad
-    volume = rng.randint(1_000, 50_000)
+    volume = 1_000 + int(rng.random() * 49_000)
     return {"t": iso(start), "o": float(open_), "h": float(high), "l": float(low),
             "c": float(close), "v": volume, "n": volume // 100,
             "vw": float(round_to_tick((high + low + close) / 3))}

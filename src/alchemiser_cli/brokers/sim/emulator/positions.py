@@ -35,7 +35,7 @@ def position_json(sim: SimBroker, symbol: str) -> dict[str, Any] | None:
     if qty == ZERO or spec is None:
         return None
     price = last_price(sim, symbol)
-    lastday = spec.mid
+    lastday = spec.price
     value = qty * price
     pl = value - cost
     selling = sim._open_qty(symbol, Side.SELL)

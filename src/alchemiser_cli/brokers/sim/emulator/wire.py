@@ -116,5 +116,5 @@ def asset_json(spec: SymbolSpec) -> dict[str, Any]:
         "attributes": ["fractional_eh_enabled"] if spec.fractionable else [],
         "min_order_size": "0.000000001" if spec.fractionable else "1",
         "min_trade_increment": "0.000000001" if spec.fractionable else "1",
-        "price_increment": "0.01" if spec.mid >= 1 else "0.0001",
+        "price_increment": "0.01" if spec.price >= 1 else "0.0001",
     }
