@@ -57,7 +57,7 @@ from alchemiser_cli.domain.ladder import (
     step_price,
 )
 from alchemiser_cli.domain.money import ZERO, bps
-from alchemiser_cli.domain.orders import Order, OrderRequest, OrderStatus, OrderType
+from alchemiser_cli.domain.orders import Order, OrderRequest, OrderStatus, OrderType, TradeUpdate
 from alchemiser_cli.domain.quotes import AssessedQuote
 from alchemiser_cli.domain.results import StepRecord
 
@@ -105,6 +105,18 @@ class _Working:
     total_before: Decimal
     started: float  # monotonic, at submission
     last_fill_at: float | None = None
+    #: Shares the trade-updates stream reported as executions of this order; None once an
+    #: event came without its execution's size (then only REST can be believed).
+    stream_filled: Decimal | None = ZERO
+
+    def heard(self, update: TradeUpdate) -> None:
+        """Count an execution the stream reported (``fill`` / ``partial_fill``)."""
+        if update.event in ("fill", "partial_fill") and self.stream_filled is not None:
+            self.stream_filled = None if update.qty is None else self.stream_filled + update.qty
+
+    def accounts_for(self, order: Order) -> bool:
+        """The stream's order agrees with every execution it reported: no event was missed."""
+        return self.stream_filled is not None and order.filled_qty == self.stream_filled
 
 
 @dataclass(slots=True)
@@ -223,8 +235,7 @@ class Walker:
                 until = min(deadline, self._clock.monotonic() + REPRICE_CHECK_SECONDS)
             order = await self._wait(live, until)
             if order.status.terminal:
-                self._add(w, self._record(w, live, order, order.status, self._rejection(live,
-                                                                                        order)))
+                self._add(w, self._record(w, live, order, order.status, self._ended(live, order)))
                 if w.error is not None:
                     return False
                 return w.remaining > ZERO
@@ -282,7 +293,7 @@ class Walker:
         assert live is not None
         order = await self._wait(live, self._clock.monotonic() + profile.market_wait_seconds)
         if order.status.terminal:
-            self._add(w, self._record(w, live, order, order.status, self._rejection(live, order)))
+            self._add(w, self._record(w, live, order, order.status, self._ended(live, order)))
         else:
             await self._close(w)
         if w.error is None and w.remaining > ZERO:
@@ -334,7 +345,7 @@ class Walker:
         assert live is not None
         try:
             final = live.order if live.order.status.terminal else \
-                await self.cancel_and_confirm(live.order)
+                await self.cancel_and_confirm(live.order, live)
         except UnknownOrderStateError as exc:
             self._add(w, self._record(w, live, None, OrderStatus.UNKNOWN, str(exc)))
             return False
@@ -352,6 +363,21 @@ class Walker:
         if order.status is OrderStatus.REJECTED:
             return f"rejected at step {live.step}: {order.reject_reason or 'no reason given'}"
         return None
+
+    @classmethod
+    def _ended(cls, live: _Working, order: Order) -> str | None:
+        """Why the walk must stop when its order ended without this run cancelling it.
+
+        Filled is the happy end. Any other end (cancelled by hand or by another process,
+        expired, done for the day) means someone else is acting on the account: the walk
+        stops instead of walking on (fail closed).
+        """
+        if order.status is OrderStatus.FILLED:
+            return None
+        if order.status is OrderStatus.REJECTED:
+            return cls._rejection(live, order)
+        return (f"{live.cid} was {order.status.value} outside this run (by hand, another process "
+                "or the broker); walk stopped")
 
     def _add(self, w: _Walk, rec: StepRecord) -> None:
         w.steps.append(rec)
@@ -442,10 +468,11 @@ class Walker:
         """Wait until the order is terminal or ``until``: trade-updates stream first, REST
         polling otherwise.
 
-        A terminal state is always confirmed by a REST read. When the wait ends with the
-        order still working, the last known state is returned (and kept on ``live``): the
-        caller either waits more or cancels it and confirms that over REST, so no read is
-        spent on an order about to be cancelled.
+        A terminal state from the stream is believed when it accounts for every execution
+        the stream reported (no event was missed); otherwise one REST read confirms it.
+        When the wait ends with the order still working, the last known state is returned
+        (and kept on ``live``): the caller either waits more or cancels it and confirms
+        that, so no read is spent on an order about to be cancelled.
         """
         order = live.order
         if order.status.terminal:
@@ -459,11 +486,13 @@ class Walker:
             if update is None:
                 stream_ok = await self._broker.trade_stream_ok()
                 continue
+            live.heard(update)
             last = self._seen(live, update.order)
             self._emit(OrderProgress(live.cid, order.symbol, last.status.value, last.filled_qty,
                                      last.filled_avg_price, self._clock.now()))
             if last.status.terminal:
-                live.order = await self._broker.get_order(order.id)  # REST confirms the stream
+                if not live.accounts_for(last):  # an execution the stream never reported
+                    live.order = await self._broker.get_order(order.id)
                 return live.order
         if not stream_ok:
             self._report_stream_loss(order.symbol)
@@ -486,11 +515,12 @@ class Walker:
             self._emit(Notice("warning", "trade-update stream lost; polling orders over REST",
                               symbol))
 
-    async def cancel_and_confirm(self, order: Order) -> Order:
-        """Cancel, then confirm a terminal state over REST (fills during the cancel count).
+    async def cancel_and_confirm(self, order: Order, live: _Working | None = None) -> Order:
+        """Cancel, then confirm a terminal state (fills during the cancel count).
 
-        With a healthy stream the cancel's outcome (canceled, or filled meanwhile) is
-        awaited there first, so REST is read once rather than polled.
+        With a healthy stream the cancel's outcome (canceled, or filled meanwhile) is awaited
+        there; it is believed without a REST read when the walk's ``live`` order has heard
+        every execution it reports. Otherwise REST is read until the order is terminal.
         """
         # NotCancelable: already terminal (typically filled during the cancel); the re-read tells
         with contextlib.suppress(NotCancelableError):
@@ -499,9 +529,14 @@ class Walker:
         if await self._broker.trade_stream_ok():
             while (left := deadline - self._clock.monotonic()) > MIN_WAIT:
                 update = await self._broker.wait_order_update(order.id, min(left, 1.0))
-                if update is not None and update.order.status.terminal:
-                    break
-                if update is None and not await self._broker.trade_stream_ok():
+                if update is not None:
+                    if live is not None:
+                        live.heard(update)
+                    if update.order.status.terminal:
+                        if live is not None and live.accounts_for(update.order):
+                            return update.order  # the stream told the whole story
+                        break
+                elif not await self._broker.trade_stream_ok():
                     break
         delay = 0.1
         while True:
