@@ -30,11 +30,11 @@ unusable quote rate: 0.0%
 quotes zero bid: 4
 orders (filled): 9 (9)
 median time to fill: 1s
-slippage bps (mean / median): 1.3 / 0.07
-slippage bps (notional-weighted): 0.33
+slippage bps (mean / median): 1.35 / 0.07
+slippage bps (notional-weighted): 0.34
 validation pass rate: 100.0% of 9
 E/Q by step: market=0.464
-mark-out bps by step (5s): market=-0.8
+mark-out bps by step (5s): market=-0.72
 fills by step: 1=0, 2=0, 3=0, market=9
 """  # the simulated large caps quote one-cent spreads: the default walk is a market order
 
@@ -46,9 +46,9 @@ def test_metrics_after_a_few_runs(capsys):
     assert result.out == METRICS
     data = json.loads(alch(capsys, "metrics", "--json").out)
     assert data["fills_by_step"] == {"1": 0, "2": 0, "3": 0, "market": 9}
-    assert data["slippage_bps_notional_weighted"] == "0.33"
+    assert data["slippage_bps_notional_weighted"] == "0.34"
     assert data["eq_by_step"] == {"market": "0.464"}
-    assert data["markout_bps_by_step"] == {"market": "-0.80"} and data["markout_seconds"] == [5.0]
+    assert data["markout_bps_by_step"] == {"market": "-0.72"} and data["markout_seconds"] == [5.0]
 
 
 def test_metrics_prometheus_text_and_atomic_file(capsys, tmp_path):
@@ -57,9 +57,9 @@ def test_metrics_prometheus_text_and_atomic_file(capsys, tmp_path):
     assert "# TYPE alch_fills_by_step gauge\n" in text
     assert 'alch_fills_by_step{step="market"} 9\n' in text
     assert 'alch_quote_source_ratio{source="stream"} 0.9474\n' in text
-    assert 'alch_slippage_bps{stat="notional_weighted"} 0.33\n' in text
+    assert 'alch_slippage_bps{stat="notional_weighted"} 0.34\n' in text
     assert 'alch_eq{step="market"} 0.464\n' in text
-    assert 'alch_markout_bps{step="market"} -0.8\n' in text
+    assert 'alch_markout_bps{step="market"} -0.72\n' in text
     for line in text.splitlines():  # every sample line is NAME{labels} VALUE
         assert line.startswith("#") or re.fullmatch(r'alch_[a-z_]+(\{[a-z_]+="[^"]*"\})? [-0-9.e]+',
                                                     line), line

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -64,7 +65,7 @@ def kill_points(calls: int) -> list[int]:
 @pytest.mark.slow
 def test_kill_at_many_points_then_rerun_converges_without_duplicates(tmp_path):
     calls = total_calls(tmp_path)
-    assert calls > 20
+    assert calls > 10
     for point in kill_points(calls):
         data = tmp_path / f"kill{point}"
         assert alch(data, "sim", "reset").returncode == 0
@@ -121,9 +122,12 @@ def test_ctrl_c_cancels_open_orders_and_exits_130(tmp_path):
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, (out, err)
     last = err.strip().splitlines()[-1]
-    assert last.startswith("error: interrupted by SIGINT; 2 order(s) of this run were working: ")
+    working = re.match(r"error: interrupted by SIGINT; (\d+) order\(s\) of this run were working: ",
+                       last)
+    assert working is not None, last
     assert last.endswith("; none is open now")
-    assert last.count(" canceled (filled 0 of ") == 2
+    # the sells and the buys the cash already covered: every one cancelled, nothing filled
+    assert last.count(" canceled (filled 0 of ") == int(working.group(1)) >= 2
     assert all(o["status"] != "new" for o in state(data)["orders"].values())
     db = sqlite3.connect(data / "journal.sqlite3")
     assert db.execute("SELECT status FROM runs").fetchall() == [("interrupted",)]

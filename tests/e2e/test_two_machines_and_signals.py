@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -162,11 +163,15 @@ def test_orphans_of_a_dead_machine_are_cleared_only_on_request(emu, tmp_path):
     assert left
     refused = run(emu, tmp_path / "machine-b", "rebalance", PLAN, "--paper")
     assert refused.returncode == ExitCode.OTHER_RUN
-    assert [cid for cid, status in orders(emu) if status in OPEN] == left  # left alone
+    statuses = dict(orders(emu))
+    assert not [cid for cid in left if statuses[cid] == "canceled"]  # left alone (some may fill)
     cleared = run(emu, tmp_path / "machine-b", "rebalance", PLAN, "--paper", "--cancel-orphans",
                   ALCH_EXECUTION__ORPHAN_MIN_AGE_SECONDS="0")
     assert cleared.returncode == ExitCode.OK, cleared.stdout + cleared.stderr
-    assert f"cancelling {len(left)} open order(s) left by an earlier alch run" in cleared.stderr
+    cancelled = re.search(r"cancelling (\d+) open order\(s\) left by an earlier alch run",
+                          cleared.stderr)
+    assert cancelled is not None, cleared.stderr  # (a market order of A's may fill meanwhile)
+    assert 1 <= int(cancelled.group(1)) <= len(left)
     converged(emu, tmp_path / "machine-a")
     converged(emu, tmp_path / "machine-b")
 

@@ -15,8 +15,8 @@ Order of work, each step failing closed:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypeVar
 
@@ -24,6 +24,7 @@ from alchemiser_cli.brokers.port import BrokerError
 from alchemiser_cli.core.guards import order_refusal, turnover_refusal
 from alchemiser_cli.core.preflight import require_tradable_session
 from alchemiser_cli.core.session import Runtime
+from alchemiser_cli.core.trade_flow import TradeFlow
 from alchemiser_cli.domain.errors import (
     BrokerUnavailableError,
     ExitCode,
@@ -36,17 +37,22 @@ from alchemiser_cli.domain.events import (
     PhaseStarted,
     PlanReady,
     PortfolioChecked,
+    ValidationDone,
 )
 from alchemiser_cli.domain.money import ZERO, normalize
 from alchemiser_cli.domain.order_ids import client_order_id_base
-from alchemiser_cli.domain.orders import Asset, OrderStatus
+from alchemiser_cli.domain.orders import Account, Asset, OrderStatus
 from alchemiser_cli.domain.plan import Plan
-from alchemiser_cli.domain.results import ExecutionResult, ExecutionStatus
+from alchemiser_cli.domain.results import (
+    ExecutionResult,
+    ExecutionStatus,
+    ValidationResult,
+    with_validation,
+)
 from alchemiser_cli.domain.sizing import (
     Action,
     MarketView,
     PlannedTrade,
-    fit_buys,
     plan_trades,
     turnover,
 )
@@ -96,19 +102,6 @@ class RebalanceReport:
         return ExitCode.OK
 
 
-async def gather_all(awaitables: Iterable[Awaitable[T]]) -> list[T]:
-    """Like ``asyncio.gather``, but a failure (or cancellation) stops every sibling and
-    waits for each to finish its own cleanup (cancelling its live order) before raising."""
-    tasks = [asyncio.ensure_future(a) for a in awaitables]
-    try:
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
-
-
 class RebalanceRunner:
     def __init__(self, rt: Runtime, plan: Plan, *, dry_run: bool = False,
                  cancel_orphans: bool = False) -> None:
@@ -145,35 +138,48 @@ class RebalanceRunner:
             return RebalanceReport(tuple(trades), (), (), True, True, turnover(trades), cost)
 
         sells = [t for t in trades if t.action in (Action.SELL, Action.CLOSE)]
-        results = list(await self._phase("sells", sells, assets, positions))
         planned_buys = [t for t in trades if t.action is Action.BUY]
-        buys: list[PlannedTrade] = []
-        unknown = sorted(r.intent.symbol for r in results
-                         if any(s.status is OrderStatus.UNKNOWN for s in r.steps))
-        if unknown and planned_buys:
-            rt.emit(Notice("error", f"the state of the {', '.join(unknown)} sell order(s) is "
-                            "unknown: no buys placed"))
-            buys = [replace(b, action=Action.HOLD, qty=ZERO, note="not placed: unknown state")
-                    for b in planned_buys]
-        elif planned_buys:
-            after = await self._read(broker.get_account(), "account after sells")
-            available = min(after.cash, after.buying_power) - self.plan.cash_buffer * after.equity
-            buys = fit_buys(planned_buys, available, market, rt.settings.guards.buy_price_reserve,
-                            self.plan.min_order_notional)
-            self._say_what_sizing_changed(planned_buys, buys, available)
-            results += await self._phase("buys", [b for b in buys if b.action is Action.BUY],
-                                         assets, positions)
+        reserve = rt.settings.guards.buy_price_reserve
+
+        def on_phase(name: str, count: int) -> None:
+            self._placed = True
+            rt.emit(PhaseStarted(name, count, rt.clock.now()))
+
+        def on_stop(symbols: list[str]) -> None:
+            rt.emit(Notice("error", f"the {', '.join(symbols)} sell order(s) ended in an unknown "
+                            "state or were ended by someone else: no more buys are placed"))
+
+        async def place_one(trade: PlannedTrade) -> ExecutionResult:
+            async with self._sem:
+                return await rt.placement.place(
+                    trade.intent(), id_base=client_order_id_base(rt.run_id, trade.symbol),
+                    asset=assets[trade.symbol], position_before=positions.get(trade.symbol, ZERO),
+                    validate=False)  # every position is checked from one read afterwards
+
+        flow = TradeFlow(place_one, market, reserve, self.plan.min_order_notional,
+                         self._cash_for_buys(account), self._cash_now, on_phase, on_stop)
+        outcome = await flow.run(sells, planned_buys)
+        self._say_what_sizing_changed([p for p, _ in outcome.late], [f for _, f in outcome.late],
+                                      outcome.late_budget)
+        buys = outcome.buys
         swept = await rt.sweep()
         if not swept.ok:
             rt.emit(Notice("error", f"could not confirm that no order of this run is still "
                             f"open: {swept.describe()}"))
-        cut = {p.symbol for p, b in zip(planned_buys, buys, strict=False) if b.qty < p.qty}
+        cut = {p.symbol for p, b in zip(planned_buys, buys, strict=True) if b.qty < p.qty}
         final_trades = [t for t in trades if t.action is not Action.BUY] + buys
-        check, passed = await self._check(final_trades, positions, results, market,
-                                          account.equity, cut)
+        check, passed, results = await self._check(final_trades, positions, outcome.results,
+                                                   market, account.equity, cut)
         short = tuple(r.symbol for r in check if r.short)
         return RebalanceReport(tuple(final_trades), tuple(results), check, passed, False,
                                turnover(final_trades), cost, swept.ok, short)
+
+    def _cash_for_buys(self, account: Account) -> Decimal:
+        return min(account.cash, account.buying_power) - self.plan.cash_buffer * account.equity
+
+    async def _cash_now(self) -> Decimal:
+        return self._cash_for_buys(await self._read(self.rt.broker.get_account(),
+                                                    "account after sells"))
 
     async def _read(self, awaitable: Awaitable[T], what: str) -> T:
         try:
@@ -242,51 +248,61 @@ class RebalanceRunner:
                      for t in trades if t.action is not Action.HOLD), ZERO)
         return total.quantize(Decimal("0.01"))
 
-    async def _phase(self, name: str, trades: Sequence[PlannedTrade], assets: dict[str, Asset],
-                     positions: dict[str, Decimal]) -> list[ExecutionResult]:
-        if not trades:
-            return []
-        self._placed = True
-        self.rt.emit(PhaseStarted(name, len(trades), self.rt.clock.now()))
-
-        async def one(trade: PlannedTrade) -> ExecutionResult:
-            async with self._sem:
-                return await self.rt.placement.place(
-                    trade.intent(), id_base=client_order_id_base(self.rt.run_id, trade.symbol),
-                    asset=assets[trade.symbol], position_before=positions.get(trade.symbol, ZERO))
-
-        return await gather_all(one(t) for t in trades)
-
     async def _check(self, trades: Sequence[PlannedTrade], before: dict[str, Decimal],
                      results: Sequence[ExecutionResult], market: dict[str, MarketView],
-                     equity: Decimal, cut: set[str]) -> tuple[tuple[CheckRow, ...], bool]:
-        """Every position against what the fills imply (pass/FAIL) and against the plan.
+                     equity: Decimal, cut: set[str]
+                     ) -> tuple[tuple[CheckRow, ...], bool, list[ExecutionResult]]:
+        """Every position against what the fills imply, from one positions read (polled until
+        they all agree or ``validation_timeout_seconds``), and against the plan.
 
+        This is each order's position check too: a row that does not agree fails its order.
         Achieved weights are at arrival prices and of the equity the plan invested (net of
         the cash buffer), so they compare directly with the plan's target weights. A symbol
         whose buy was cut for cash is *short* when it ends further below its target weight
         than the plan's own drift threshold (the tolerance under which it would not trade).
         """
-        final = {p.symbol: p.qty for p in await self._read(self.rt.broker.get_positions(),
-                                                           "positions for the check")}
+        rt = self.rt
         by_symbol = {r.intent.symbol: r for r in results}
-        tolerance = self.rt.settings.execution.validation_tolerance
-        investable = equity * (1 - self.plan.cash_buffer)
-        rows: list[CheckRow] = []
+        tolerance = rt.settings.execution.validation_tolerance
+        expected: dict[str, tuple[Decimal, Decimal]] = {}  # symbol -> (expected, tolerance)
         for t in trades:
             result = by_symbol.get(t.symbol)
             filled = ZERO if result is None else result.intent.side.sign * result.filled_qty
-            expected = before.get(t.symbol, ZERO) + filled
-            actual = final.get(t.symbol, ZERO)
             exact = t.action is Action.CLOSE or t.target_qty == ZERO
-            consistent = abs(actual - expected) <= (ZERO if exact else tolerance)
+            expected[t.symbol] = (before.get(t.symbol, ZERO) + filled, ZERO if exact else tolerance)
+        deadline = rt.clock.monotonic() + rt.settings.execution.validation_timeout_seconds
+        while True:
+            final = {p.symbol: p.qty for p in await self._read(rt.broker.get_positions(),
+                                                               "positions for the check")}
+            agree = {s: abs(final.get(s, ZERO) - want) <= tol for s, (want, tol) in expected.items()}
+            if all(agree.values()) or rt.clock.monotonic() >= deadline:
+                break
+            await rt.clock.sleep(rt.settings.execution.poll_interval_seconds)
+        checked: list[ExecutionResult] = []
+        for result in results:
+            symbol = result.intent.symbol
+            want, tol = expected[symbol]
+            actual = final.get(symbol, ZERO)
+            message = (f"position {normalize(actual)} as expected" if agree[symbol] else
+                       f"position {normalize(actual)}, expected {normalize(want)} "
+                       f"(off by {normalize(actual - want)})")
+            rt.emit(ValidationDone(symbol, want, actual, agree[symbol], message, rt.clock.now()))
+            checked.append(with_validation(result, ValidationResult(
+                symbol, want, actual, tol, agree[symbol], message)))
+        investable = equity * (1 - self.plan.cash_buffer)
+        by_symbol = {r.intent.symbol: r for r in checked}
+        rows: list[CheckRow] = []
+        for t in trades:
+            result = by_symbol.get(t.symbol)
+            want, _ = expected[t.symbol]
+            actual = final.get(t.symbol, ZERO)
             complete = result is None or result.status is ExecutionStatus.FILLED
             achieved = (actual * market[t.symbol].price / investable).quantize(WEIGHT) \
                 if investable > ZERO else ZERO
             short = t.symbol in cut and t.target_weight - achieved > self.plan.drift_threshold
-            rows.append(CheckRow(t.symbol, t.target_weight, expected, actual, actual - expected,
-                                 consistent and complete, target_qty=t.target_qty,
+            rows.append(CheckRow(t.symbol, t.target_weight, want, actual, actual - want,
+                                 agree[t.symbol] and complete, target_qty=t.target_qty,
                                  achieved_weight=achieved, short=short))
         passed = all(r.passed for r in rows)
-        self.rt.emit(PortfolioChecked(tuple(rows), passed, self.rt.clock.now()))
-        return tuple(rows), passed
+        rt.emit(PortfolioChecked(tuple(rows), passed, rt.clock.now()))
+        return tuple(rows), passed, checked

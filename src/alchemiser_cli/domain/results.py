@@ -12,6 +12,10 @@ from alchemiser_cli.domain.intents import OrderIntent, Side
 from alchemiser_cli.domain.money import ZERO, bps
 from alchemiser_cli.domain.orders import OrderStatus, OrderType
 
+#: Ends of an order that, reported with an error, mean someone other than the walk ended it.
+ENDED_ELSEWHERE = frozenset({OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.DONE_FOR_DAY,
+                             OrderStatus.REPLACED, OrderStatus.SUSPENDED, OrderStatus.STOPPED})
+
 
 class ExecutionStatus(StrEnum):
     FILLED = "filled"  # the whole quantity filled and the position check passed
@@ -72,6 +76,17 @@ class ExecutionResult:
     @property
     def ok(self) -> bool:
         return self.status is ExecutionStatus.FILLED
+
+    @property
+    def unsettled(self) -> bool:
+        """Some order's end could not be established (it may still be working)."""
+        return any(s.status is OrderStatus.UNKNOWN for s in self.steps)
+
+    @property
+    def ended_elsewhere(self) -> bool:
+        """An order of this walk was cancelled, expired or ended by someone else: a step that
+        ended without filling and with an error (our own cancels carry none)."""
+        return any(s.error is not None and s.status in ENDED_ELSEWHERE for s in self.steps)
 
     @property
     def exit_code(self) -> ExitCode:
