@@ -29,6 +29,7 @@ class Mutant:
     replacement: str
     start: int  # offsets into the source text
     end: int
+    at_import: bool = False  # module or class level: runs when the module is imported
 
     @property
     def key(self) -> str:
@@ -116,6 +117,7 @@ class _Collector(ast.NodeVisitor):
         self.offsets = _Offsets(source)
         self.mutants: list[Mutant] = []
         self._stmt_line = 0
+        self._depth = 0  # functions we are inside
         self._skip_lines = {i + 1 for i, text in enumerate(source.splitlines())
                             if text.rstrip().endswith("# pragma: no mutate")}
 
@@ -135,7 +137,7 @@ class _Collector(ast.NodeVisitor):
             return
         self.mutants.append(Mutant(self.path, line, self._stmt_line or line,
                                    node.end_lineno or line,  # type: ignore[attr-defined]
-                                   operator, original, replacement, start, end))
+                                   operator, original, replacement, start, end, self._depth == 0))
 
     def _replace_node(self, node: ast.AST, new: ast.AST, operator: str) -> None:
         ast.copy_location(new, node)
@@ -182,8 +184,10 @@ class _Collector(ast.NodeVisitor):
         self._stmt_line = node.lineno
         for default in [*node.args.defaults, *(d for d in node.args.kw_defaults if d)]:
             self.visit(default)
+        self._depth += 1
         for stmt in node.body:
             self.visit(stmt)
+        self._depth -= 1
         self._stmt_line = outer
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:

@@ -82,6 +82,8 @@ class CoverageMap:
         ids: set[str] = set()
         for line in {mutant.stmt_line, *range(mutant.line, mutant.end_line + 1)}:
             ids.update(by_line.get(line, ()))
+        if not ids and mutant.at_import:  # run at import: every test that uses the module
+            ids = {t for tests in by_line.values() for t in tests}
         usable = [t for t in ids if self.tests.get(t, {}).get("passed", False)]
         return sorted(usable, key=lambda t: (float(self.tests[t].get("seconds", 0.0)), t))
 
