@@ -63,7 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     cmap = build_map(root, args.cov_python, args.report.parent, log)
     log(f"{len(mutants)} mutants in {len({m.path for m in mutants})} module(s), {args.workers} workers")
     started = time.monotonic()
-    outcomes = run_mutants(root, mutants, cmap, args.workers, args.budget, log)
+    progress = args.report.with_suffix(".progress.jsonl")
+    progress.parent.mkdir(parents=True, exist_ok=True)
+    progress.write_text("")
+    outcomes = run_mutants(root, mutants, cmap, args.workers, args.budget, log, progress)
     seconds = time.monotonic() - started
     summary = summarise(outcomes)
     write_report(args.report, outcomes, summary, seconds)

@@ -33,7 +33,7 @@ from tools.mutation.operators import Mutant, mutants_for
 PACKAGE = Path("src/alchemiser_cli")
 DEFAULT_SCOPE = ("domain/", "core/", "brokers/alpaca/")
 COPIED = ("src", "tests", "config", "tools", "pyproject.toml", "README.md", "CHANGELOG.md")
-KILLED, SURVIVED, TIMEOUT, UNCOVERED = "killed", "survived", "timeout", "no tests"
+KILLED, SURVIVED, TIMEOUT, UNCOVERED, ERROR = "killed", "survived", "timeout", "no tests", "error"
 FIRST_STAGE = 3  # tests run alone before the rest
 
 
@@ -257,12 +257,13 @@ class Worker:
 
 
 def run_mutants(root: Path, mutants: list[Mutant], cmap: CoverageMap, workers: int, budget: float,
-                log: Callable[[str], None]) -> list[Outcome]:
+                log: Callable[[str], None], journal: Path | None = None) -> list[Outcome]:
+    """Run every mutant; each outcome is also appended to ``journal`` (JSON lines) as it comes."""
     outcomes: list[Outcome] = []
     lock = threading.Lock()
     done = 0
     killers: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    with tempfile.TemporaryDirectory(prefix="alch-mutants-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="alch-mutants-", ignore_cleanup_errors=True) as tmp:
         pool = [Worker(root, Path(tmp), i) for i in range(workers)]
         free = list(pool)
 
@@ -275,9 +276,12 @@ def run_mutants(root: Path, mutants: list[Mutant], cmap: CoverageMap, workers: i
                 with lock:
                     worker = free.pop()
                     tests = cmap.plan(covering, killers[mutant.path], budget)
+                status, seconds, killer = ERROR, 0.0, ""
                 try:
                     timeout = 20 + 3 * cmap.seconds(tests)
                     status, seconds, killer = worker.run(mutant, tests, timeout)
+                except Exception as exc:  # a harness failure must not lose the run
+                    killer = f"harness error: {exc!r}"
                 finally:
                     with lock:
                         free.append(worker)
@@ -286,8 +290,12 @@ def run_mutants(root: Path, mutants: list[Mutant], cmap: CoverageMap, workers: i
                 result = Outcome(mutant.key, mutant.path, mutant.line, mutant.describe(), status,
                                  len(tests), round(seconds, 2), killer, len(covering))
             with lock:
+                if journal is not None:
+                    with journal.open("a") as out:
+                        out.write(json.dumps(asdict(result)) + "\n")
+            with lock:
                 done += 1
-                if result.status in (SURVIVED, UNCOVERED):
+                if result.status in (SURVIVED, UNCOVERED, ERROR):
                     log(f"  [{done}/{len(mutants)}] {result.status.upper()} {mutant.path}:{mutant.line} "
                         f"{result.description}")
                 elif done % 25 == 0:
