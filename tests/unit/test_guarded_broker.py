@@ -35,6 +35,7 @@ from alchemiser_cli.core.ratelimit import GuardedBroker, RateLimiter
 from alchemiser_cli.domain.intents import Side
 from alchemiser_cli.domain.orders import (
     Account,
+    MarketClock,
     Order,
     OrderRequest,
     OrderStatus,
@@ -83,6 +84,12 @@ class FlakyBroker:
     async def get_account(self) -> Account:
         return await self._answer("get_account", Account(
             "acct", "ACTIVE", Decimal(1000), Decimal(1000), Decimal(1000), False, False))
+
+    async def get_clock(self) -> MarketClock:
+        return await self._answer("get_clock", MarketClock(START, True, START, START))
+
+    async def close(self) -> None:
+        self.calls.append(("close", self.clock.monotonic()))
 
     async def get_position(self, symbol: str) -> Position | None:
         return await self._answer("get_position", Position(symbol, Decimal(3), Decimal(10)))
@@ -139,13 +146,15 @@ def test_a_read_that_keeps_failing_gives_up_after_four_attempts():
     assert len(guarded(body)) == 4
 
 
-@pytest.mark.parametrize("method", ["get_order", "list_open_orders", "get_order_by_client_id"])
+@pytest.mark.parametrize("method", ["get_order", "list_open_orders", "get_order_by_client_id",
+                                    "get_clock"])
 def test_every_read_is_retried(method):
     async def body(broker: GuardedBroker, inner: FlakyBroker, clock: LoopClock) -> Any:
         inner.fail(method, UNAVAILABLE)
         call = {"get_order": lambda: broker.get_order("o-1"),
                 "list_open_orders": broker.list_open_orders,
-                "get_order_by_client_id": lambda: broker.get_order_by_client_id("alch-r-AAPL-1")}
+                "get_order_by_client_id": lambda: broker.get_order_by_client_id("alch-r-AAPL-1"),
+                "get_clock": broker.get_clock}
         await call[method]()
         return len(inner.times(method))
 
@@ -212,11 +221,29 @@ def test_a_429_pauses_the_shared_budget_for_every_caller_for_retry_after():
 
 def test_a_429_without_retry_after_still_pauses_with_backoff():
     async def body(broker: GuardedBroker, inner: FlakyBroker, clock: LoopClock) -> Any:
-        inner.fail("get_position", RateLimitedError("HTTP 429"), RateLimitedError("HTTP 429"))
+        inner.fail("get_position", *[RateLimitedError("HTTP 429")] * 3)
         await broker.get_position("AAPL")
         return inner.times("get_position")
 
-    assert guarded(body) == [0.0, 1.0, 3.0]  # paused 0.5 * 2**attempt: 1 s, then 2 s
+    assert guarded(body) == [0.0, 1.0, 3.0, 7.0]  # paused 0.5 * 2**attempt: 1, 2, then 4 s
+
+
+def test_a_read_that_stays_rate_limited_gives_up_after_four_attempts():
+    async def body(broker: GuardedBroker, inner: FlakyBroker, clock: LoopClock) -> Any:
+        inner.fail("get_order", *[RateLimitedError("HTTP 429", retry_after=1.0)] * 10)
+        with pytest.raises(RateLimitedError):
+            await broker.get_order("o-1")
+        return inner.times("get_order")
+
+    assert guarded(body) == [0.0, 1.0, 2.0, 3.0]
+
+
+def test_closing_the_guarded_broker_closes_the_broker_it_wraps():
+    async def body(broker: GuardedBroker, inner: FlakyBroker, clock: LoopClock) -> Any:
+        await broker.close()
+        return inner.calls
+
+    assert guarded(body) == [("close", 0.0)]
 
 
 def test_a_429_on_a_submission_pauses_the_budget_for_the_next_request():

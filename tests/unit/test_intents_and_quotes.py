@@ -97,6 +97,9 @@ def test_zero_side_estimates_are_at_least_a_cent_and_on_the_grid():
     assert (high.bid, high.ask) == (Decimal("2.00"), Decimal("2.01")) and high.zero_ask
     wide = assess("0", "100.00", policy=QuotePolicy(zero_side_estimate_bps=Decimal("20")))
     assert wide.bid == Decimal("99.80")
+    # 10 bps of $15 is 1.5 cents exactly: half-even rounding lands on 14.98 and 15.02
+    assert assess("0", "15.00").bid == Decimal("14.98")
+    assert assess("15.00", "0").ask == Decimal("15.02")
 
 
 def test_a_refused_quote_reports_the_raw_sides_never_an_estimate():

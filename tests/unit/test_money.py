@@ -76,8 +76,8 @@ def test_round_to_tick_nearest_and_the_smallest_tick():
 
 
 def test_only_positive_prices_on_the_grid_are_valid_ticks():
-    assert not is_valid_tick(Decimal("0"))
-    assert not is_valid_tick(Decimal("-1.00"))
+    assert is_valid_tick(Decimal("0")) is False
+    assert is_valid_tick(Decimal("-1.00")) is False
     assert is_valid_tick(Decimal("1.00")) and is_valid_tick(Decimal("0.9999"))
     assert not is_valid_tick(Decimal("1.001")) and not is_valid_tick(Decimal("0.99995"))
 

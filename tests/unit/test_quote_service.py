@@ -110,9 +110,13 @@ def test_a_failed_rest_quote_is_missing_never_a_price():
                               "bid": 0, "ask": 0}]
 
 
-def test_no_quote_anywhere_is_missing():
-    (q,), _ = take(FakeQuotes(streamed=[None], rest=None), "AAPL")
+def test_no_quote_anywhere_is_missing_with_no_sides_and_no_age():
+    (q,), events = take(FakeQuotes(streamed=[None], rest=None), "AAPL")
     assert q.problem is QuoteProblem.MISSING and q.symbol == "AAPL"
+    assert (q.zero_bid, q.zero_ask, q.age_seconds) == (True, True, 0.0)
+    (event,) = [e for e in events if isinstance(e, QuoteTaken)]
+    assert (event.zero_bid, event.zero_ask, event.age_seconds, event.raw_bid, event.raw_ask) == (
+        True, True, 0.0, 0, 0)
 
 
 def test_a_stream_that_is_down_is_not_waited_on_and_is_reported_once():
