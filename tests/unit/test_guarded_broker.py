@@ -35,6 +35,7 @@ from alchemiser_cli.core.ratelimit import GuardedBroker, RateLimiter
 from alchemiser_cli.domain.intents import Side
 from alchemiser_cli.domain.orders import (
     Account,
+    Asset,
     MarketClock,
     Order,
     OrderRequest,
@@ -42,6 +43,7 @@ from alchemiser_cli.domain.orders import (
     OrderType,
     Position,
 )
+from alchemiser_cli.domain.quotes import Quote
 
 T = TypeVar("T")
 START = datetime(2026, 11, 24, 15, tzinfo=UTC)
@@ -87,6 +89,16 @@ class FlakyBroker:
 
     async def get_clock(self) -> MarketClock:
         return await self._answer("get_clock", MarketClock(START, True, START, START))
+
+    async def get_asset(self, symbol: str) -> Asset:
+        return await self._answer("get_asset", Asset(symbol, True, True))
+
+    async def get_positions(self) -> list[Position]:
+        return await self._answer("get_positions", [Position("AAPL", Decimal(3), Decimal(10))])
+
+    async def latest_quote(self, symbol: str) -> Quote | None:
+        return await self._answer("latest_quote", Quote(symbol, Decimal("9.99"), Decimal("10.01"),
+                                                         Decimal(1), Decimal(1), START))
 
     async def close(self) -> None:
         self.calls.append(("close", self.clock.monotonic()))
@@ -147,14 +159,15 @@ def test_a_read_that_keeps_failing_gives_up_after_four_attempts():
 
 
 @pytest.mark.parametrize("method", ["get_order", "list_open_orders", "get_order_by_client_id",
-                                    "get_clock"])
+                                    "get_clock", "get_asset", "get_positions", "latest_quote"])
 def test_every_read_is_retried(method):
     async def body(broker: GuardedBroker, inner: FlakyBroker, clock: LoopClock) -> Any:
         inner.fail(method, UNAVAILABLE)
         call = {"get_order": lambda: broker.get_order("o-1"),
                 "list_open_orders": broker.list_open_orders,
                 "get_order_by_client_id": lambda: broker.get_order_by_client_id("alch-r-AAPL-1"),
-                "get_clock": broker.get_clock}
+                "get_clock": broker.get_clock, "get_asset": lambda: broker.get_asset("AAPL"),
+                "get_positions": broker.get_positions, "latest_quote": lambda: broker.latest_quote("AAPL")}
         await call[method]()
         return len(inner.times(method))
 
