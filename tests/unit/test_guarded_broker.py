@@ -251,6 +251,14 @@ def test_a_read_that_stays_rate_limited_gives_up_after_four_attempts():
     assert guarded(body) == [0.0, 1.0, 2.0, 3.0]
 
 
+def test_the_guarded_broker_carries_the_name_of_the_broker_it_wraps():
+    assert guarded(lambda broker, inner, clock: _name(broker)) == "flaky"
+
+
+async def _name(broker: GuardedBroker) -> str:
+    return broker.name
+
+
 def test_closing_the_guarded_broker_closes_the_broker_it_wraps():
     async def body(broker: GuardedBroker, inner: FlakyBroker, clock: LoopClock) -> Any:
         await broker.close()

@@ -83,6 +83,7 @@ def test_a_quote_stamped_in_the_future_has_age_zero():
 def test_a_spread_exactly_at_the_limit_is_usable_and_wider_is_refused():
     assert assess("97.50", "102.50").usable  # 5 / 100 = 500 bps
     assert assess("97.49", "102.50").problem is QuoteProblem.TOO_WIDE
+    assert assess("97.4975", "102.5025").problem is QuoteProblem.TOO_WIDE  # 500.50 bps
     narrow = QuotePolicy(max_spread_bps=Decimal("5"))
     assert assess("100", "100.05", policy=narrow).usable
     assert assess("100", "100.06", policy=narrow).problem is QuoteProblem.TOO_WIDE

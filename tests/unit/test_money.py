@@ -87,6 +87,7 @@ def test_quantities_round_down_to_whole_or_nine_decimal_shares():
     assert quantize_qty(Decimal("-2"), False) == 0
     assert quantize_qty(Decimal("2.9999999999"), True) == Decimal("2.999999999")
     assert quantize_qty(Decimal("2.99"), False) == Decimal("2")
+    assert quantize_qty(Decimal("3.5"), False) == Decimal("3")
     assert quantize_qty(Decimal("0.0000000001"), True) == 0
 
 

@@ -49,3 +49,8 @@ def test_the_window_still_applies_after_a_pause_ends():
         return clock.monotonic()
 
     assert run(main, virtual=True) == 60.0  # not 5: the minute's budget was already spent
+
+
+def test_the_sustained_rate_is_the_per_minute_limit():
+    limiter = RateLimiter(LoopClock(), 200)
+    assert (limiter.capacity, limiter.rate) == (200, 200 / 60)
