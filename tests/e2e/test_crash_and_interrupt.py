@@ -100,6 +100,14 @@ def test_kill_at_many_points_then_rerun_converges_without_duplicates(tmp_path):
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
+#: ``python -m alchemiser_cli`` with Ctrl-C handled as in a terminal. A pytest started with
+#: SIGINT ignored (a background job, nohup) passes the ignored disposition on through exec,
+#: and Python then never installs its KeyboardInterrupt handler: the child would not see
+#: Ctrl-C. (Not preexec_fn: it is unsafe while the test process runs threads.)
+WITH_CTRL_C = ("import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+               "runpy.run_module('alchemiser_cli', run_name='__main__', alter_sys=True)")
+
+
 @pytest.mark.slow
 def test_ctrl_c_cancels_open_orders_and_exits_130(tmp_path):
     data = tmp_path / "data"
@@ -107,19 +115,23 @@ def test_ctrl_c_cancels_open_orders_and_exits_130(tmp_path):
     set_fault(data, limit_fills=False)
     env = {**os.environ, "ALCH_DATA_DIR": str(data), "ALCH_SIM__REALTIME": "true",
            "ALCH_PROFILES__MEDIUM__PROFILE": "seed"}
-    proc = subprocess.Popen([sys.executable, "-m", "alchemiser_cli", "rebalance", PLAN, "--sim"],
+    proc = subprocess.Popen([sys.executable, "-c", WITH_CTRL_C, "rebalance", PLAN, "--sim"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        time.sleep(0.2)
-        orders = state(data)["orders"].values()
-        if any(o["status"] == "new" for o in orders):
-            break
-    else:
-        proc.kill()
-        pytest.fail("no order was placed")
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            orders = state(data)["orders"].values()
+            if any(o["status"] == "new" for o in orders):
+                break
+        else:
+            pytest.fail("no order was placed")
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:  # never leave a rebalance running with open orders
+            proc.kill()
+            proc.communicate()
     assert proc.returncode == 130, (out, err)
     last = err.strip().splitlines()[-1]
     working = re.match(r"error: interrupted by SIGINT; (\d+) order\(s\) of this run were working: ",
@@ -128,6 +140,9 @@ def test_ctrl_c_cancels_open_orders_and_exits_130(tmp_path):
     assert last.endswith("; none is open now")
     # the sells and the buys the cash already covered: every one cancelled, nothing filled
     assert last.count(" canceled (filled 0 of ") == int(working.group(1)) >= 2
-    assert all(o["status"] != "new" for o in state(data)["orders"].values())
+    orders = list(state(data)["orders"].values())
+    assert all(o["status"] in {"canceled", "filled"} for o in orders), orders
+    ids = [o["client_order_id"] for o in orders]
+    assert len(ids) == len(set(ids))  # each client_order_id sent once
     db = sqlite3.connect(data / "journal.sqlite3")
-    assert db.execute("SELECT status FROM runs").fetchall() == [("interrupted",)]
+    assert db.execute("SELECT status, exit_code FROM runs").fetchall() == [("interrupted", 130)]

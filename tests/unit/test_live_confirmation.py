@@ -32,11 +32,22 @@ def test_a_terminal_must_type_yes(monkeypatch, answer, confirmed):
     assert "LIVE account: rebalance to plan.toml. Trade real money? [y/N]" in term.stderr.getvalue()
 
 
-def test_yes_skips_the_prompt_and_paper_never_asks(monkeypatch):
-    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # not a terminal, nothing to read
-    confirm_live(BrokerMode.LIVE, True, terminal(), "x")
-    confirm_live(BrokerMode.PAPER, False, terminal(), "x")
-    confirm_live(BrokerMode.SIM, False, terminal(), "x")
+class NoInput(FakeTTY):
+    """A terminal nobody may read from: the confirmation must not be asked."""
+
+    def readline(self, *args: object) -> str:
+        raise AssertionError("the operator was asked to confirm")
+
+    read = readline
+
+
+@pytest.mark.parametrize(("mode", "yes"), [(BrokerMode.LIVE, True), (BrokerMode.PAPER, False),
+                                           (BrokerMode.SIM, False)])
+def test_yes_skips_the_prompt_and_paper_never_asks(monkeypatch, mode, yes):
+    monkeypatch.setattr("sys.stdin", NoInput())
+    term = terminal()
+    assert confirm_live(mode, yes, term, "x") is None  # confirmed: no NotConfirmedError
+    assert term.stderr.getvalue() == ""  # no prompt was shown
 
 
 def test_no_terminal_without_yes_refuses(monkeypatch):

@@ -5,7 +5,9 @@ from hypothesis import strategies as st
 
 from alchemiser_cli.domain.money import (
     TickRounding,
+    bps,
     is_valid_tick,
+    normalize,
     parse_decimal,
     quantize_qty,
     round_to_tick,
@@ -56,3 +58,63 @@ def test_parse_decimal_rejects_non_numbers_and_keeps_float_text():
             assert str(exc).startswith("x:")
         else:
             raise AssertionError(f"{bad!r} accepted")
+
+
+def test_a_price_reaching_one_dollar_is_written_on_the_cent_grid():
+    # the wire text matters: "1.0000" is a sub-penny price string for a $1 stock
+    assert str(round_to_tick(Decimal("0.99996"), TickRounding.UP)) == "1.00"
+    assert str(round_to_tick(Decimal("0.99995"))) == "1.00"
+    assert str(round_to_tick(Decimal("1"), TickRounding.DOWN)) == "1.00"
+    assert str(round_to_tick(Decimal("0.99994"))) == "0.9999"
+
+
+def test_round_to_tick_nearest_and_the_smallest_tick():
+    assert round_to_tick(Decimal("290.125")) == Decimal("290.12")  # half to even
+    assert round_to_tick(Decimal("290.135")) == Decimal("290.14")
+    assert round_to_tick(Decimal("0")) == Decimal("0.0001")
+    assert round_to_tick(Decimal("0.00001"), TickRounding.DOWN) == Decimal("0.0001")
+
+
+def test_only_positive_prices_on_the_grid_are_valid_ticks():
+    assert is_valid_tick(Decimal("0")) is False
+    assert is_valid_tick(Decimal("-1.00")) is False
+    assert is_valid_tick(Decimal("1.00")) and is_valid_tick(Decimal("0.9999"))
+    assert not is_valid_tick(Decimal("1.001")) and not is_valid_tick(Decimal("0.99995"))
+
+
+def test_quantities_round_down_to_whole_or_nine_decimal_shares():
+    assert str(quantize_qty(Decimal("0"), True)) == "0"
+    assert quantize_qty(Decimal("-2"), False) == 0
+    assert quantize_qty(Decimal("2.9999999999"), True) == Decimal("2.999999999")
+    assert quantize_qty(Decimal("2.99"), False) == Decimal("2")
+    assert quantize_qty(Decimal("3.5"), False) == Decimal("3")
+    assert quantize_qty(Decimal("0.0000000001"), True) == 0
+
+
+def test_normalize_drops_trailing_zeros_without_exponents():
+    assert str(normalize(Decimal("1.500"))) == "1.5"
+    assert str(normalize(Decimal("100"))) == "100"
+    assert str(normalize(Decimal("2.000"))) == "2"
+    assert str(normalize(Decimal("0E-9"))) == "0"
+
+
+def test_parse_decimal_messages_name_the_field_and_the_problem():
+    assert parse_decimal("  12.50 ", "x") == Decimal("12.50")
+    assert parse_decimal(Decimal("3"), "x") == 3 and parse_decimal(7, "x") == 7
+    for bad, message in [(True, "x: expected a number, got True"),
+                         ("abc", "x: 'abc' is not a number"),
+                         ("inf", "x: 'inf' is not a finite number"),
+                         (None, "x: expected a number, got NoneType"),
+                         (Decimal("NaN"), "x: Decimal('NaN') is not a finite number")]:
+        try:
+            parse_decimal(bad, "x")
+        except ValueError as exc:
+            assert str(exc) == message
+        else:
+            raise AssertionError(f"{bad!r} accepted")
+
+
+def test_basis_points():
+    assert bps(Decimal("1"), Decimal("100")) == Decimal("100.00")
+    assert bps(Decimal("0.05"), Decimal("228.5")) == Decimal("2.19")
+    assert bps(Decimal("1"), Decimal("0")) == 0

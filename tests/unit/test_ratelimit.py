@@ -37,3 +37,20 @@ def test_a_429_pauses_the_whole_bucket():
         return clock.monotonic() - before
 
     assert run(main, virtual=True) >= 5.0
+
+
+def test_the_window_still_applies_after_a_pause_ends():
+    async def main():
+        clock = LoopClock()
+        limiter = RateLimiter(clock, 1)
+        await limiter.acquire()  # the one request of this minute
+        limiter.pause(5.0)
+        await limiter.acquire()
+        return clock.monotonic()
+
+    assert run(main, virtual=True) == 60.0  # not 5: the minute's budget was already spent
+
+
+def test_the_sustained_rate_is_the_per_minute_limit():
+    limiter = RateLimiter(LoopClock(), 200)
+    assert (limiter.capacity, limiter.rate) == (200, 200 / 60)

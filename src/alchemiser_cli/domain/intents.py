@@ -73,6 +73,8 @@ class OrderIntent:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "symbol", normalize_symbol(self.symbol))
+        if self.close_type is not CloseType.NONE and self.side is Side.BUY:
+            raise IntentError(f"close type {self.close_type} needs side sell")
         if (self.quantity is None) == (self.notional is None):
             if self.close_type is CloseType.FULL and self.quantity is None and self.notional is None:
                 return  # a full close sizes itself from the position
@@ -81,8 +83,6 @@ class OrderIntent:
             raise IntentError(f"quantity must be positive, got {self.quantity}")
         if self.notional is not None and self.notional <= ZERO:
             raise IntentError(f"notional must be positive, got {self.notional}")
-        if self.close_type is not CloseType.NONE and self.side is Side.BUY:
-            raise IntentError(f"close type {self.close_type} needs side sell")
         if self.close_type is CloseType.FULL and self.notional is not None:
             raise IntentError("a full close sells the whole position; do not give a notional")
 
