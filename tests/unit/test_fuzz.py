@@ -57,9 +57,10 @@ def valid_documents(draw: st.DrawFn) -> dict:
                           ("name", st.text(string.ascii_letters + "-_ ", min_size=1).filter(str.strip))):
         if draw(st.booleans()):
             header[key] = draw(strategy)
-    doc: dict = {"targets": {k: float(v) if draw(st.booleans()) else str(v) for k, v in targets.items()}}
+    # numbers are TOML numbers: a number written as a string is an operator mistake (below)
+    doc: dict = {"targets": {k: float(v) for k, v in targets.items()}}
     if header:
-        doc["plan"] = {k: str(v) if isinstance(v, Decimal) else v for k, v in header.items()}
+        doc["plan"] = {k: float(v) if isinstance(v, Decimal) else v for k, v in header.items()}
     if draw(st.booleans()):
         doc["overrides"] = {symbols[0]: {"urgency": draw(st.sampled_from(["low", "medium", "high"]))}}
     return doc
@@ -68,6 +69,8 @@ def valid_documents(draw: st.DrawFn) -> dict:
 #: one mistake an operator could make, and the field the error must name
 CORRUPTIONS = [
     (lambda d: d["targets"].update(ZZ=1.5), "targets.ZZ: weight 1.5 must be between 0 and 1"),
+    (lambda d: d["targets"].update(ZZ="0.1"),
+     "targets.ZZ: weight: must be a number, not a string ('0.1')"),
     (lambda d: d.setdefault("plan", {}).update(cash_bufer=0.1), "plan.cash_bufer: unknown key"),
     (lambda d: d.setdefault("plan", {}).update(urgency="soon"), "plan.urgency: 'soon' is not one of"),
     (lambda d: d["targets"].update({"1A": 0.1}), "targets.1A: symbol '1A' is not a valid ticker"),
@@ -85,8 +88,8 @@ def test_valid_plans_parse_to_exactly_what_they_say(doc):
     plan = parse_plan(tomli_w.dumps(doc), "fuzz.toml")
     assert plan.targets == {k.upper(): Decimal(str(v)) for k, v in doc["targets"].items()}
     header = doc.get("plan", {})
-    assert plan.cash_buffer == Decimal(header.get("cash_buffer", "0"))
-    assert plan.drift_threshold == Decimal(header.get("drift_threshold", "0.005"))
+    assert plan.cash_buffer == Decimal(str(header.get("cash_buffer", "0")))
+    assert plan.drift_threshold == Decimal(str(header.get("drift_threshold", "0.005")))
     assert plan.min_order_notional == Decimal(header.get("min_order_notional", 5))
     assert plan.urgency == header.get("urgency", "medium").lower()
     assert plan.sell_unlisted is header.get("sell_unlisted", False)

@@ -139,7 +139,11 @@ def test_intents_describe_themselves_for_the_confirmation_prompt(intent, text):
      "close type partial needs side sell"),
     ({"symbol": "TOOLONGSYMB", "side": Side.BUY, "quantity": Decimal(1)}, "is not a valid ticker"),
     ({"symbol": "1AB", "side": Side.BUY, "quantity": Decimal(1)}, "is not a valid ticker"),
-    ({"symbol": "   ", "side": Side.BUY, "quantity": Decimal(1)}, "symbol cannot be empty"),
+    ({"symbol": "", "side": Side.BUY, "quantity": Decimal(1)}, "symbol cannot be empty"),
+    # whitespace and lookalike letters are refused, never cleaned into a real ticker
+    ({"symbol": "   ", "side": Side.BUY, "quantity": Decimal(1)}, "no spaces"),
+    ({"symbol": " brk.b ", "side": Side.BUY, "quantity": Decimal(1)}, "no spaces"),
+    ({"symbol": "ſpy", "side": Side.BUY, "quantity": Decimal(1)}, "is not a valid ticker"),
     # a full close sizes itself from the position: as a buy it would buy the position again
     ({"symbol": "AAPL", "side": Side.BUY, "close_type": CloseType.FULL}, "close type full needs side sell"),
 ])
@@ -149,7 +153,7 @@ def test_more_invalid_intents(kwargs, message):
 
 
 def test_symbols_are_normalised_and_sides_have_a_sign():
-    assert OrderIntent(" brk.b ", Side.BUY, quantity=Decimal(1)).symbol == "BRK.B"
+    assert OrderIntent("brk.b", Side.BUY, quantity=Decimal(1)).symbol == "BRK.B"
     assert OrderIntent("ABCDEFGHIJ", Side.BUY, quantity=Decimal(1)).symbol == "ABCDEFGHIJ"
     assert (Side.BUY.sign, Side.SELL.sign) == (1, -1)
     intent = OrderIntent("AAPL", Side.SELL, notional=Decimal("0.01"))
