@@ -1,6 +1,6 @@
 """Run every benchmark and print (and save) the figures. Usage: python bench/run.py [--quick]
 
-The makespan and request figures walk the seed profile (three limit steps, then market,
+The request and makespan figures walk the seed profile (three limit steps, then market,
 whatever the spread), so that they measure the request machinery, not the profile."""
 
 from __future__ import annotations
@@ -16,63 +16,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 import cost
+import request_counts
 import simcpu
-from harness import rebalance, single_walk
-
-from alchemiser_cli.domain.intents import Side, Urgency
-from alchemiser_cli.settings import load_settings
-
-SEED_WALK = {"medium": {"profile": "seed"}}
 
 QUICK = "--quick" in sys.argv
 RESULTS = Path(__file__).parent / "results"
 
 
-def makespan() -> dict:
-    """Concurrent rebalance vs the lower bound and vs one order after another."""
-    out = {}
-    single = rebalance(1)
-    for n in (1, 10, 50) if QUICK else (1, 10, 50, 200):
-        conc = rebalance(n)
-        seq = rebalance(n, concurrent=False) if n <= 50 or not QUICK else None
-        budget_bound = conc.total_requests / conc.rate_per_second  # requests / rate limit
-        bound = max(single.virtual_seconds, budget_bound)
-        out[n] = {
-            "concurrent_s": round(conc.virtual_seconds, 1),
-            "sequential_s": None if seq is None else round(seq.virtual_seconds, 1),
-            "lower_bound_s": round(bound, 1),
-            "ratio_to_bound": round(conc.virtual_seconds / bound, 3),
-            "requests": conc.total_requests,
-            "all_filled": conc.report.ok,
-        }
-        print(f"makespan n={n:<4} concurrent {conc.virtual_seconds:8.1f}s  "
-              f"bound {bound:8.1f}s  ratio {conc.virtual_seconds / bound:5.3f}  "
-              f"sequential {'-' if seq is None else f'{seq.virtual_seconds:.1f}s'}  "
-              f"requests {conc.total_requests}")
-    return out
-
-
-def requests_per_order() -> dict:
-    """REST requests by kind for one order: filled at step 1, and walked to market."""
-    settings = load_settings(profiles=SEED_WALK)
-    out = {}
-    for label, fills in (("filled_at_step_1", True), ("walked_to_market", False)):
-        result, requests = single_walk("SPY", Side.BUY, Decimal(10), seed=11, settings=settings,
-                                       urgency=Urgency.MEDIUM, limit_fills=fills)
-        if fills:  # find a seed whose order fills at step 1 for a stable figure
-            seed = 11
-            while result.fill_step != "1":
-                seed += 1
-                result, requests = single_walk("SPY", Side.BUY, Decimal(10), seed=seed,
-                                               settings=settings, urgency=Urgency.MEDIUM)
-        steps = len(result.steps)
-        pre_reads = requests.get("asset", 0) + 1  # the asset and the position before
-        walk = sum(requests.values()) - pre_reads  # submissions, cancels, confirms, check
-        out[label] = {"steps": steps, "requests": requests, "walk_requests": walk,
-                      "pre_reads": pre_reads, "target": steps + 2}
-        print(f"requests {label:<17} steps {steps}  walk+check {walk} (target {steps + 2})  "
-              f"pre-reads {pre_reads}  {json.dumps(requests, sort_keys=True)}")
-    return out
+def requests_and_makespan() -> dict:
+    """Requests counted at the server against the stream minimum; makespan against the
+    physical lower bound, rate-bound and unbound (bench/request_counts.py)."""
+    return request_counts.benchmark(QUICK)
 
 
 def startup() -> dict:
@@ -142,9 +96,8 @@ def planning() -> dict:
 
 def main() -> None:
     t = time.perf_counter()
-    figures = {"makespan": makespan(), "requests_per_order": requests_per_order(),
-               "startup": startup(), "execution_cost": execution_cost(), "sim_cpu": sim_cpu(),
-               "planning": planning()}
+    figures = {"requests": requests_and_makespan(), "startup": startup(),
+               "execution_cost": execution_cost(), "sim_cpu": sim_cpu(), "planning": planning()}
     RESULTS.mkdir(exist_ok=True)
     name = "quick.json" if QUICK else "latest.json"
     (RESULTS / name).write_text(json.dumps(figures, indent=1, sort_keys=True, default=str))

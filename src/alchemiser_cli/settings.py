@@ -119,7 +119,8 @@ class ExecutionSettings(_Section):
     validation_tolerance: Decimal = Field(Decimal("0.001"), ge=0, le=1)
     validation_timeout_seconds: float = Field(30.0, gt=0, le=600)
     rate_limit_per_minute: int = Field(200, gt=0, le=100000)
-    max_concurrent_orders: int = Field(32, gt=0, le=10000)
+    #: a safety limit only: how many orders walk at once is set by the shared request budget
+    max_concurrent_orders: int = Field(1000, gt=0, le=10000)
     http_timeout_seconds: float = Field(10.0, gt=0, le=120)
     #: --cancel-orphans cancels other installations' alch orders only when this old
     orphan_min_age_seconds: float = Field(900.0, ge=0, le=7 * 86400)

@@ -124,7 +124,17 @@ class GuardedBroker:
         return await self._call("asset", lambda: self.inner.get_asset(symbol), retry=True)
 
     async def get_assets(self, symbols: Sequence[str]) -> dict[str, Asset]:
-        return await self._call("assets", lambda: self.inner.get_assets(symbols), retry=True)
+        """One bulk read; a symbol the list left out (Alpaca's list can omit one, e.g. a
+        newly listed or an inactive asset) is looked up on its own, each within the budget."""
+        found = dict(await self._call("assets", lambda: self.inner.get_assets(symbols),
+                                      retry=True))
+        for symbol in symbols:
+            if symbol not in found:
+                try:
+                    found[symbol] = await self.get_asset(symbol)
+                except NotFoundError:
+                    continue
+        return found
 
     async def get_positions(self) -> list[Position]:
         return await self._call("positions", self.inner.get_positions, retry=True)

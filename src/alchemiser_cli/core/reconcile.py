@@ -193,10 +193,13 @@ async def sweep_run(broker: Broker, cancel_confirm: CancelConfirm, orders: RunOr
                     emit: Observer | None = None) -> SweepResult:
     """Cancel and confirm every order of this run that is still open.
 
-    Open orders are listed by the run's client_order_id prefix; if the list cannot be
-    read, each order this run submitted and did not see finish is looked up instead.
+    Nothing is read when every order this run sent reached a confirmed end. Otherwise open
+    orders are listed by the run's client_order_id prefix; if the list cannot be read, each
+    order this run submitted and did not see finish is looked up instead.
     The final state of every order that was working when the run stopped is reported.
     """
+    if not orders.working:  # every order this run sent has a confirmed end: nothing to sweep
+        return SweepResult()
     prefix = run_prefix(orders.run_id)
     unconfirmed: list[str] = []
     try:

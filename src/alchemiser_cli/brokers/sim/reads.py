@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from alchemiser_cli.brokers.port import NotFoundError
 from alchemiser_cli.brokers.sim.calendar import next_open_close
+from alchemiser_cli.brokers.sim.market import generated_symbol, spec_for_generated
 from alchemiser_cli.domain.money import ZERO
 from alchemiser_cli.domain.orders import Account, Asset, MarketClock, Position
 
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
     from alchemiser_cli.brokers.sim.state import SimState
     from alchemiser_cli.clock import Clock
 
+
+#: Generated benchmark symbols (S0001...) the asset list shows.
+LISTED_GENERATED = 250
 
 class AccountReads:
     if TYPE_CHECKING:
@@ -99,8 +103,13 @@ class AccountReads:
             self._after_call()
 
     def listed_specs(self) -> list[SymbolSpec]:
-        """Every listed asset (the generated benchmark symbols are not listed)."""
-        return [self._specs[s] for s in sorted(self._specs)]
+        """Every listed asset: the universe and the first generated benchmark symbols
+        (S0001-S0250; any other S#### still answers on its own, like an unlisted asset)."""
+        generated = (spec_for_generated(generated_symbol(i))
+                     for i in range(1, LISTED_GENERATED + 1))
+        specs = {s.symbol: s for s in generated if s is not None}
+        specs.update(self._specs)
+        return [specs[s] for s in sorted(specs)]
 
     async def get_positions(self) -> list[Position]:
         self._call(read=True)
