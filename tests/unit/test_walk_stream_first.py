@@ -89,3 +89,14 @@ def test_an_order_cancelled_by_someone_else_stops_the_walk():
                             "the broker); walk stopped")
     assert used.get("submit") == 1  # it did not walk on to step 2
     assert h.sim.state.position_qty("AAPL") == 60
+
+
+def test_a_quote_stream_that_goes_down_mid_walk_falls_back_to_rest_at_once():
+    def stream_goes_down(h: Harness, event: OrderAccepted) -> None:
+        h.sim.state.faults.stream_down = True  # after the first order: quotes 2-4 need REST
+
+    result, used, _ = place(limit_fills=False, on_accepted=stream_goes_down)
+    assert result.status is ExecutionStatus.FILLED and len(result.steps) == 4
+    assert used.get("quote") == 3  # one REST quote before each later step
+    # three 30 s steps and the market order, not another 5 s stream timeout per quote
+    assert result.seconds < 3 * 30 + 5, result.seconds

@@ -228,7 +228,9 @@ class SimBroker(AccountReads, OrderLifecycle):
         return not self.state.faults.stream_down
 
     async def stream_quote(self, symbol: str, timeout: float) -> Quote | None:
-        if self.state.faults.stream_down or symbol not in self._subscribed or self.spec(symbol) is None:
+        if self.state.faults.stream_down:
+            return None  # a stream known to be down answers at once, like the Alpaca adapter's
+        if symbol not in self._subscribed or self.spec(symbol) is None:
             await self._clock.sleep(timeout)
             return None
         if await wait_for(self._tick_event.wait(), timeout) is None:
