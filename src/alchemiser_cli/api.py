@@ -356,11 +356,28 @@ def prune_journal(settings: Settings, older_than: datetime, *,
         journal.close()
 
 
-def prometheus_text(metrics: Metrics) -> str:
-    """Metrics in Prometheus text exposition format (for node_exporter's textfile collector)."""
-    from alchemiser_cli.core.metrics import prometheus
+def prometheus_text(settings: Settings, since: datetime | None = None, *,
+                    brokers: Sequence[str] = ()) -> str:
+    """The journal in Prometheus text exposition format, one group of series per account
+    and broker, with the last run of each command first (see :mod:`.core.exposition`)."""
+    from alchemiser_cli.core.exposition import LastRun, exposition
 
-    return prometheus(metrics)
+    where = _filter(settings, since, None, brokers)
+    journal = open_journal(settings)
+    try:
+        groups = {}
+        for account, broker in journal.groups(where):
+            scope = RunFilter(where.since, account or "", (broker,))
+            groups[(account or "default", broker)] = compute(journal.events(where=scope),
+                                                             len(journal.runs(10**9, scope)))
+        last = [LastRun(r.account or "default", r.broker, r.command,
+                        datetime.fromisoformat(r.wall_started_at or r.started_at),
+                        datetime.fromisoformat(r.wall_finished_at) if r.wall_finished_at
+                        else None, r.exit_code)
+                for r in journal.last_runs(where)]
+    finally:
+        journal.close()
+    return exposition(groups, last)
 
 
 def recent_runs(settings: Settings, limit: int = 20, *, account: str | None = None,

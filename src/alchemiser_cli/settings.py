@@ -254,6 +254,9 @@ class Settings(BaseSettings):
             if not ACCOUNT_NAME.match(name):
                 raise ValueError(f"account name {name!r} must be lower-case letters, digits, "
                                  "'-' or '_' (at most 32)")
+            if name == "default":  # what metrics and alerts call runs that named no account
+                raise ValueError("account name 'default' is reserved for runs without an "
+                                 "account: choose another")
         return value
 
     @field_validator("profiles")

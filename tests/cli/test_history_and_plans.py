@@ -55,14 +55,19 @@ def test_metrics_prometheus_text_and_atomic_file(capsys, tmp_path):
     a_few_runs(capsys)
     text = alch(capsys, "metrics", "--prom").out
     assert "# TYPE alch_fills_by_step gauge\n" in text
-    assert 'alch_fills_by_step{step="market"} 9\n' in text
-    assert 'alch_quote_source_ratio{source="stream"} 0.9474\n' in text
-    assert 'alch_slippage_bps{stat="notional_weighted"} 0.34\n' in text
-    assert 'alch_eq{step="market"} 0.464\n' in text
-    assert 'alch_markout_bps{step="market"} -0.72\n' in text
+    sim = 'account="default",broker="sim"'
+    assert f'alch_fills_by_step{{{sim},step="market"}} 9\n' in text
+    assert f'alch_quote_source_ratio{{{sim},source="stream"}} 0.9474\n' in text
+    assert f'alch_slippage_bps{{{sim},stat="notional_weighted"}} 0.34\n' in text
+    assert f'alch_eq{{{sim},step="market"}} 0.464\n' in text
+    assert f'alch_markout_bps{{{sim},step="market"}} -0.72\n' in text
+    assert f'alch_orders{{{sim},outcome="placed"}} 9\n' in text
+    assert f'alch_orders{{{sim},outcome="failed"}} 0\n' in text
+    assert f'alch_last_run_exit_code{{{sim},command="rebalance"}} 0\n' in text
+    label = r'[a-z_]+="[^"]*"'
     for line in text.splitlines():  # every sample line is NAME{labels} VALUE
-        assert line.startswith("#") or re.fullmatch(r'alch_[a-z_]+(\{[a-z_]+="[^"]*"\})? [-0-9.e]+',
-                                                    line), line
+        assert line.startswith("#") or re.fullmatch(
+            rf'alch_[a-z_]+\{{{label}(,{label})*\}} [-0-9.e]+', line), line
     out = tmp_path / "alch.prom"
     assert alch(capsys, "metrics", "--prom", "--output", str(out)).code == 0
     assert out.read_text() == text

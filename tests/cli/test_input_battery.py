@@ -96,6 +96,11 @@ CASES = {
         ("place", "AAPL", "buy", "1", "--sim"), ExitCode.CONFIG,
         "error: invalid configuration: guards.max_ordr: Extra inputs are not permitted",
         env={"ALCH_GUARDS__MAX_ORDR": "1"}),
+    "account named like the runs without one": Case(
+        ("place", "AAPL", "buy", "1", "--sim"), ExitCode.CONFIG,
+        "error: invalid configuration: accounts: Value error, account name 'default' is reserved",
+        env={"ALCH_CONFIG": "{tmp}/c.toml"},
+        files={"c.toml": '[accounts.default]\nkey_id_env = "K"\nsecret_key_env = "S"\n'}),
     "unknown symbol to quote": Case(("quote", "SPY", "XYZQ", "--sim"), ExitCode.USAGE,
                                     "error: unknown symbol XYZQ"),
     "place above the guard rail": Case(

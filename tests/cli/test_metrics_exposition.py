@@ -1,23 +1,29 @@
 """`alch metrics --prom` read back by Prometheus's own parser (prometheus-client)."""
 
 import json
+from datetime import datetime
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.cli.helpers import alch
 
-# family -> the label keys its samples carry at least (more may be added, e.g. account)
+# family -> the label keys its samples carry: account and broker on every one, so a
+# textfile shared by many accounts never mixes them (nor simulated fills with real ones)
+GROUP = {"account", "broker"}
 EXPECTED = {
-    "alch_runs": set(),
-    "alch_quote_requests": set(),
-    "alch_quote_source_ratio": {"source"},
-    "alch_quote_problems": {"problem"},
-    "alch_orders": set(),
-    "alch_orders_filled": set(),
-    "alch_fills_by_step": {"step"},
-    "alch_seconds_to_fill_median": set(),
-    "alch_slippage_bps": {"stat"},
-    "alch_validation_pass_ratio": set(),
+    "alch_last_run_timestamp_seconds": GROUP | {"command"},
+    "alch_last_run_duration_seconds": GROUP | {"command"},
+    "alch_last_run_exit_code": GROUP | {"command"},
+    "alch_runs": GROUP,
+    "alch_quote_requests": GROUP,
+    "alch_quote_source_ratio": GROUP | {"source"},
+    "alch_quote_problems": GROUP | {"problem"},
+    "alch_orders": GROUP | {"outcome"},
+    "alch_validation_failures": GROUP,
+    "alch_fills_by_step": GROUP | {"step"},
+    "alch_seconds_to_fill_median": GROUP,
+    "alch_slippage_bps": GROUP | {"stat"},
+    "alch_validation_pass_ratio": GROUP,
 }
 
 
@@ -45,7 +51,9 @@ def test_the_prometheus_exposition_parses_with_help_type_names_and_labels(capsys
         assert family.samples, name
         for sample in family.samples:
             assert sample.name == name
-            assert EXPECTED.get(name, set()) <= set(sample.labels), (name, sample.labels)
+            assert set(sample.labels) == EXPECTED.get(name, set(sample.labels)), (name, sample.labels)
+            assert set(sample.labels) >= GROUP, (name, sample.labels)
+            assert (sample.labels["account"], sample.labels["broker"]) == ("default", "sim")
     # the text declares each family once, and every line was understood
     lines = result.out.splitlines()
     assert sum(line.startswith("# TYPE ") for line in lines) == len(families)
@@ -63,8 +71,11 @@ def test_the_prometheus_exposition_parses_with_help_type_names_and_labels(capsys
         return sample.value
 
     assert value("alch_runs") == data["runs"] == 3  # sim reset is not a run; each placement is
-    assert value("alch_orders") == data["orders"] == 3
-    assert value("alch_orders_filled") == data["orders_filled"]
+    orders = values("alch_orders", "outcome")
+    assert orders == {"placed": data["orders"], "filled": data["orders_filled"],
+                      "failed": data["orders"] - data["orders_filled"]}
+    assert orders["placed"] == 3
+    assert value("alch_validation_failures") == 0
     assert values("alch_fills_by_step", "step") == data["fills_by_step"]
     assert set(data["fills_by_step"]) == {"1", "2", "3", "market"}
     assert values("alch_fills_by_step", "step")["market"] >= 1
@@ -75,3 +86,22 @@ def test_the_prometheus_exposition_parses_with_help_type_names_and_labels(capsys
         "unusable": data["unusable_rate"]}
     assert value("alch_validation_pass_ratio") == data["validation_pass_rate"] == 1.0
     assert set(values("alch_slippage_bps", "stat")) == {"mean", "median", "notional_weighted"}
+
+
+def test_last_run_series_follow_each_command_and_its_exit_code(capsys):
+    simulator_runs(capsys)
+    assert alch(capsys, "place", "ZZZZ", "buy", "1", "--sim").code == 7  # not a known asset
+    families = {f.name: f for f in text_string_to_metric_families(
+        alch(capsys, "metrics", "--prom", raw=True).out)}
+    runs = [json.loads(line) for line in alch(capsys, "runs", "--json", raw=True).out.splitlines()]
+    newest = runs[0]  # runs lists the newest first
+    assert newest["command"] == "place" and newest["exit_code"] == 7
+
+    def by_command(name: str) -> dict[str, float]:
+        return {s.labels["command"]: s.value for s in families[name].samples}
+
+    # one sample per command, holding its newest run: the failed one, not an earlier success
+    assert by_command("alch_last_run_exit_code") == {"place": 7}
+    started = datetime.fromisoformat(newest["started_at"]).timestamp()
+    assert by_command("alch_last_run_timestamp_seconds") == {"place": started}  # to the microsecond
+    assert 0 <= by_command("alch_last_run_duration_seconds")["place"] < 60

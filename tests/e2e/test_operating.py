@@ -83,6 +83,13 @@ def test_two_accounts_side_by_side(capsys, two_accounts, tmp_path):
     assert [json.loads(line)["account"] for line in only.out.splitlines()] == ["taxable"]
     metrics = alch(capsys, "--account", "retirement", "metrics", "--json")
     assert json.loads(metrics.out)["orders"] == 1
+    # one textfile for both: every series labelled with its account and broker
+    prom = alch(capsys, "metrics", "--prom", raw=True).out
+    assert 'alch_runs{account="retirement",broker="live"} 1\n' in prom
+    assert 'alch_runs{account="taxable",broker="paper"} 1\n' in prom
+    assert 'alch_orders{account="retirement",broker="live",outcome="placed"} 1\n' in prom
+    assert 'alch_last_run_exit_code{account="taxable",broker="paper",command="rebalance"} 0\n' in prom
+    assert 'account="default"' not in prom
 
 
 def test_a_plan_that_names_another_account_is_refused(capsys, two_accounts, tmp_path):

@@ -1,6 +1,13 @@
 from decimal import Decimal
 
-from alchemiser_cli.core.metrics import compute, prometheus
+from alchemiser_cli.core.exposition import exposition
+from alchemiser_cli.core.metrics import compute
+
+SIM = 'account="default",broker="sim"'
+
+
+def prometheus(m):
+    return exposition({("default", "sim"): m}, [])
 
 
 def quote(source, problem=None, zero_bid=False):
@@ -45,7 +52,7 @@ def test_metrics_arithmetic():
 
 def test_prometheus_omits_metrics_without_data():
     text = prometheus(compute([], runs=0))
-    assert "alch_runs 0" in text and "slippage" not in text and "quote_source_ratio" not in text
+    assert f"alch_runs{{{SIM}}} 0" in text and "slippage" not in text and "quote_source_ratio" not in text
 
 
 def submitting(cid, side, order_type, step, ratio, bid, ask):
@@ -93,6 +100,22 @@ def test_eq_and_mark_outs_per_step_and_for_market_orders():
     assert m.markout_seconds == (5.0,)
     assert m.fills_by_step["marketable"] == 1 and m.fills_by_step["2"] == 0
     text = prometheus(m)
-    assert 'alch_eq{step="1"} -0.75\n' in text and 'alch_eq{step="market"} 0.65\n' in text
-    assert 'alch_markout_bps{step="1"} -2\n' in text
+    assert f'alch_eq{{{SIM},step="1"}} -0.75\n' in text
+    assert f'alch_eq{{{SIM},step="market"}} 0.65\n' in text
+    assert f'alch_markout_bps{{{SIM},step="1"}} -2\n' in text
     assert m.to_dict()["eq_by_step"] == {"1": "-0.750", "market": "0.650", "marketable": "1.000"}
+
+
+def test_exposition_escapes_label_values_and_keeps_timestamps_whole():
+    from datetime import UTC, datetime
+
+    from alchemiser_cli.core.exposition import LastRun
+
+    started = datetime(2026, 11, 25, 9, 0, 0, 123456, tzinfo=UTC)
+    run = LastRun('a"b\\c', "paper", "rebalance", started, None, None)
+    text = exposition({}, [run])
+    # a run still going has no duration nor exit code yet
+    assert text == ("# HELP alch_last_run_timestamp_seconds Unix time the last run of a command "
+                    "started.\n# TYPE alch_last_run_timestamp_seconds gauge\n"
+                    'alch_last_run_timestamp_seconds{account="a\\"b\\\\c",broker="paper",'
+                    'command="rebalance"} 1795597200.123456\n')

@@ -85,6 +85,7 @@ class RunRow:
     account: str | None = None
     wall_started_at: str | None = None  # wall clock (started_at is the run's own clock)
     host: str | None = None
+    wall_finished_at: str | None = None
 
 
 def _alive(pid: int | None) -> bool:
@@ -102,7 +103,7 @@ def _alive(pid: int | None) -> bool:
 
 
 _RUN_COLUMNS = ("run_id, command, broker, started_at, finished_at, status, exit_code, summary, "
-                "account, COALESCE(wall_started_at, started_at), host")
+                "account, COALESCE(wall_started_at, started_at), host, wall_finished_at")
 #: When a run started, on the wall clock (older journals only have the run's own clock).
 _WALL_START = "COALESCE(r.wall_started_at, r.started_at)"
 
@@ -110,7 +111,7 @@ _WALL_START = "COALESCE(r.wall_started_at, r.started_at)"
 def _run_row(r: tuple[Any, ...]) -> RunRow:
     return RunRow(run_id=r[0], command=r[1], broker=r[2], started_at=r[3], finished_at=r[4],
                   status=r[5], exit_code=r[6], summary=json.loads(r[7]) if r[7] else {},
-                  account=r[8], wall_started_at=r[9], host=r[10])
+                  account=r[8], wall_started_at=r[9], host=r[10], wall_finished_at=r[11])
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +127,9 @@ class RunFilter:
         if self.since is not None:
             clauses.append(f"{_WALL_START} >= ?")
             args.append(self.since)
-        if self.account is not None:
+        if self.account == "":  # runs that named no account
+            clauses.append("r.account IS NULL")
+        elif self.account is not None:
             clauses.append("r.account = ?")
             args.append(self.account)
         if self.brokers:
@@ -378,6 +381,22 @@ class Journal:
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 self._db.execute("VACUUM")
         return result
+
+    def groups(self, where: RunFilter | None = None) -> list[tuple[str | None, str]]:
+        """The (account, broker) pairs that have runs."""
+        clause, args = (where or RunFilter()).sql()
+        rows = self._db.execute("SELECT DISTINCT r.account, r.broker FROM runs r "  # noqa: S608
+                                f"WHERE 1=1{clause}", args).fetchall()
+        return sorted(((r[0], str(r[1])) for r in rows), key=lambda g: (g[0] or "", g[1]))
+
+    def last_runs(self, where: RunFilter | None = None) -> list[RunRow]:
+        """The newest run of each (account, broker, command)."""
+        clause, args = (where or RunFilter()).sql()
+        rows = self._db.execute(
+            f"SELECT {_RUN_COLUMNS} FROM runs r WHERE seq IN (SELECT MAX(seq) FROM runs r "  # noqa: S608
+            f"WHERE 1=1{clause} GROUP BY r.account, r.broker, r.command) ORDER BY seq",
+            args).fetchall()
+        return [_run_row(r) for r in rows]
 
     def brokers(self) -> set[str]:
         return {str(r[0]) for r in self._db.execute("SELECT DISTINCT broker FROM runs")}

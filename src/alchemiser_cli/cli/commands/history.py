@@ -76,7 +76,8 @@ def metrics(
 
             text = json.dumps(m.to_dict(), sort_keys=True) + "\n"
         else:
-            text = prometheus_text(m)
+            text = prometheus_text(settings, parse_since(since, datetime.now(UTC)),
+                                   brokers=brokers)
         if output is not None:
             from alchemiser_cli.cli.files import write_atomically
 
