@@ -11,6 +11,13 @@ list, the check's positions read): 6 in the minimum.
 The lower bound of a rebalance's makespan is the larger of one order's walk schedule and
 the sliding-window bound of the *minimum* request count: with ``C`` requests per 60 s,
 the ``k``-th request cannot go before ``floor((k - 1) / C)`` minutes.
+
+That bound ignores when a walk's requests can go. :func:`step_window_bound` is a tighter
+bound that still holds for every schedule of orders that each walk every step: an order's
+``k``-th step boundary (cancel, then the next submission: two requests) cannot come
+before ``k`` step waits after the run starts, and the run's last request (the check's
+positions read) comes at its end ``T``. So the 60 s window ending at ``T`` holds at
+least ``1 + 2N * #{k : k * wait > T - 60}`` requests, which may not exceed ``C``.
 """
 
 from __future__ import annotations
@@ -74,6 +81,17 @@ class CountingSim(SimBroker):
 
 def sliding_window_bound(requests: int, per_minute: int) -> float:
     return ((requests - 1) // per_minute) * 60.0 if requests > 0 else 0.0
+
+
+def step_window_bound(orders: int, per_minute: int, *, step_wait: float, boundaries: int,
+                      schedule: float) -> float:
+    """The earliest end ``T >= schedule`` whose last 60 s can hold the requests that must
+    fall in them (see the module's docstring)."""
+    def forced(end: float) -> int:
+        return 1 + 2 * orders * sum(k * step_wait > end - 60 for k in range(1, boundaries + 1))
+
+    candidates = sorted({schedule, *(60 + k * step_wait for k in range(1, boundaries + 1))})
+    return next(t for t in candidates if t >= schedule and forced(t) <= per_minute)
 
 
 # -- one order, by kind --------------------------------------------------------------------
@@ -164,6 +182,13 @@ class RebalanceFigure:
     @property
     def bound(self) -> float:
         return max(self.schedule, sliding_window_bound(self.minimum, self.per_minute))
+
+    @property
+    def step_bound(self) -> float:
+        """The tighter bound that knows when a walk's requests can go (seed: 3 limit steps
+        of 30 s, each ended by a cancel and the next submission)."""
+        return max(self.bound, step_window_bound(self.orders, self.per_minute, step_wait=30.0,
+                                                 boundaries=3, schedule=self.schedule))
 
 
 def rebalance(orders: int, settings: Settings, *, seed: int = 7) -> tuple[float, int,
@@ -269,11 +294,15 @@ def benchmark(quick: bool) -> dict[str, Any]:
     sizes = (10, 50) if quick else (10, 50, 200)
     for f in rebalances(sizes):
         print(f"rate-bound n={f.orders:<4} makespan {f.seconds:7.1f}s  bound {f.bound:7.1f}s  "
-              f"ratio {f.seconds / f.bound:5.3f}  requests {f.served} vs minimum {f.minimum} "
-              f"({f.served / f.minimum:.3f}x)")
+              f"ratio {f.seconds / f.bound:5.3f}  step-window bound {f.step_bound:6.1f}s "
+              f"ratio {f.seconds / f.step_bound:5.3f}  requests {f.served} vs minimum "
+              f"{f.minimum} ({f.served / f.minimum:.3f}x)")
         out["rate_bound"].append({"orders": f.orders, "seconds": round(f.seconds, 1),
                                   "bound": round(f.bound, 1),
-                                  "ratio": round(f.seconds / f.bound, 3), "requests": f.served,
+                                  "ratio": round(f.seconds / f.bound, 3),
+                                  "step_bound": round(f.step_bound, 1),
+                                  "step_ratio": round(f.seconds / f.step_bound, 3),
+                                  "requests": f.served,
                                   "minimum": f.minimum,
                                   "requests_ratio": round(f.served / f.minimum, 3)})
     for f in rebalances((200,) if not quick else (50,), per_minute=100000):
