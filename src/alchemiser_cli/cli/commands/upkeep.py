@@ -32,9 +32,8 @@ def prune(
     result = prune_journal(app.settings(), bound, dry_run=dry_run)
     term = app.terminal(json_out)
     if json_out:
-        term.json({"event": "summary", "ok": True, "exit_code": 0, "dry_run": dry_run,
-                   "runs": result.runs, "events": result.events, "orders": result.orders,
-                   "before": result.before})
+        term.summary(True, 0, command="prune", dry_run=dry_run, runs=result.runs,
+                     events=result.events, orders=result.orders, before=result.before)
         return
     verb = "would delete" if dry_run else "deleted"
     term.line(f"{verb} {result.runs} run(s), {result.events} event(s) and {result.orders} "
@@ -53,7 +52,6 @@ def fills(
     """Export fills for accounting: time, account, symbol, side, qty, price, order and run."""
     import csv
     import io
-    import json
 
     from alchemiser_cli.api import export_fills, journal_brokers
 
@@ -74,13 +72,20 @@ def fills(
         writer.writerows(records)
         text = buffer.getvalue()
     elif json_out:
-        text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in records)
+        from alchemiser_cli.cli.render.jsonout import JsonWriter
+
+        lines: list[str] = []
+        json_lines = JsonWriter(lines.append)
+        for r in records:
+            json_lines.emit("fill", {k: v for k, v in r.items() if k != "time"}, at=str(r["time"]))
+        text = "".join(line + "\n" for line in lines)
     else:
         term = app.terminal(False)
-        term.table("Fills", ["Time", "Account", "Broker", "Symbol", "Side", "Qty", "Price",
+        term.table("Fills", ["Time (UTC)", "Account", "Broker", "Symbol", "Side", "Qty", "Price",
                              "Run"],
-                   [[r["time"][:19], r["account"] or "-", r["broker"], r["symbol"], r["side"],
-                     r["qty"], r["price"], r["run_id"]] for r in records])
+                   [[r["time"][:16].replace("T", " "), r["account"] or "-", r["broker"],
+                     r["symbol"], r["side"], r["qty"], r["price"], r["run_id"]]
+                    for r in records], numbers=("Qty", "Price"))
         return
     if output is not None:
         from alchemiser_cli.cli.files import write_atomically
