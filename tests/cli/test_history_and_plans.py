@@ -50,7 +50,7 @@ def test_metrics_after_a_few_runs(capsys):
     assert data["fills_by_step"] == {"1": 0, "2": 0, "3": 0, "market": 9}
     assert data["slippage_bps_notional_weighted"] == "0.33"
     assert data["eq_by_step"] == {"market": "0.464"}
-    assert data["markout_bps_by_step"] == {"market": "-0.80"} and data["markout_seconds"] == [5.0]
+    assert data["markout_bps_by_step"] == {"market": "-0.8"} and data["markout_seconds"] == [5.0]
 
 
 def test_metrics_prometheus_text_and_atomic_file(capsys, tmp_path):

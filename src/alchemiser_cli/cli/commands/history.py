@@ -75,7 +75,9 @@ def metrics(
             from alchemiser_cli.cli.render.jsonout import JsonWriter
 
             lines: list[str] = []
-            JsonWriter(lines.append).record("metrics", m.to_dict())
+            from alchemiser_cli.cli.render.terminal import metrics_fields
+
+            JsonWriter(lines.append).record("metrics", metrics_fields(m))
             text = "\n".join(lines) + "\n"
         else:
             text = prometheus_text(m)

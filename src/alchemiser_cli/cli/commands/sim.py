@@ -107,8 +107,10 @@ def status(
     open_orders = [o for o in state.orders.values()
                    if o.status not in {"filled", "canceled", "rejected", "expired", "replaced"}]
     if json_out:
-        term.record("sim_status", {"now": state.now, "cash": state.cash,
-                   "positions": {k: v.qty for k, v in sorted(state.positions.items())},
+        from alchemiser_cli.cli.render.jsonout import decimals
+
+        term.record("sim_status", {"now": state.now, "cash": decimals(state.cash),
+                   "positions": decimals({k: v.qty for k, v in sorted(state.positions.items())}),
                    "open_orders": [asdict(o) for o in open_orders],
                    "orders": len(state.orders), "faults": asdict(state.faults),
                    "active_faults": active, **extra})

@@ -72,12 +72,14 @@ def fills(
         writer.writerows(records)
         text = buffer.getvalue()
     elif json_out:
-        from alchemiser_cli.cli.render.jsonout import JsonWriter
+        from alchemiser_cli.cli.render.jsonout import JsonWriter, decimals
 
         lines: list[str] = []
         json_lines = JsonWriter(lines.append)
         for r in records:
-            json_lines.emit("fill", {k: v for k, v in r.items() if k != "time"}, at=str(r["time"]))
+            fields = {**r, "qty": decimals(r["qty"]), "price": decimals(r["price"])}
+            json_lines.emit("fill", {k: v for k, v in fields.items() if k != "time"},
+                            at=str(r["time"]))
         text = "".join(line + "\n" for line in lines)
     else:
         term = app.terminal(False)

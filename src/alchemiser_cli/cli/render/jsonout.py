@@ -19,12 +19,14 @@ import json
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import suppress
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any
 
 SCHEMA_VERSION = 1
+CENT = Decimal("0.01")
 #: Keys every line starts with, in this order (the rest follow sorted).
 HEAD = ("v", "event", "at", "run_id")
 
@@ -36,6 +38,17 @@ def decimal_text(value: object) -> str:
         return "0"
     text = format(number.normalize(), "f")
     return text
+
+
+def decimals(value: Any) -> Any:
+    """Every decimal-looking string in ``value`` (a figure from the core's own tables) as
+    the contract writes decimals; other values unchanged."""
+    if isinstance(value, Mapping):
+        return {k: decimals(v) for k, v in value.items()}
+    if isinstance(value, str) and value and value.lstrip("-")[:1].isdigit():
+        with suppress(InvalidOperation):
+            return decimal_text(Decimal(value))
+    return value
 
 
 def _kind_of(annotation: Any) -> str:
@@ -185,6 +198,12 @@ class JsonWriter:
                             if isinstance(item, Mapping) else plain(item) for item in value]
             else:
                 out[key] = _typed(value, types_.get(key, "other"))
+        if kind == "plan":  # each trade's notional, as the plan table shows it
+            for trade in out.get("trades", []):
+                if isinstance(trade, dict) and "notional" not in trade:
+                    with suppress(InvalidOperation, TypeError, KeyError):
+                        trade["notional"] = decimal_text(
+                            (Decimal(trade["qty"]) * Decimal(trade["price"])).quantize(CENT))
         if kind == "run_started":
             self.run_id = str(data["run_id"])
             self._last_fill = {}

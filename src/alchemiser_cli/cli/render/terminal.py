@@ -273,7 +273,7 @@ class Terminal:
     def metrics(self, m: Any) -> None:
         """`alch metrics`: rates, counters and a bar chart of fills per walk step."""
         if self.json_mode:
-            self.record("metrics", m.to_dict())
+            self.record("metrics", metrics_fields(m))
             return
         rows = metric_rows(m)
         if not self.is_tty:
@@ -318,6 +318,17 @@ class Terminal:
                 self.line(text)
         elif events:
             self.info(f"{len(events)} event(s): alch show {run.run_id} --events for the log")
+
+
+def metrics_fields(m: Any) -> dict[str, Any]:
+    """`alch metrics` as the JSON contract has it (decimals without trailing zeros)."""
+    from alchemiser_cli.cli.render.jsonout import decimals
+
+    data = dict(m.to_dict())
+    for key in ("slippage_bps_mean", "slippage_bps_median", "slippage_bps_notional_weighted",
+                "eq_by_step", "markout_bps_by_step"):
+        data[key] = decimals(data[key])
+    return data
 
 
 def run_fields(run: Any) -> dict[str, Any]:
