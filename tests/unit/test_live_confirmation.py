@@ -57,9 +57,9 @@ def test_typing_the_last_four_characters_confirms(answer):
     asyncio.run(confirm_live(term, ACCOUNT, "rebalance to plan.toml: 3 order(s)"))
     assert term.stdout.getvalue() == (
         "LIVE account PA3K7Q9Z1234 (ACTIVE) at https://api.alpaca.markets\n"
-        "rebalance to plan.toml: 3 order(s). This trades real money.\n")
-    assert term.stderr.getvalue() == ("Type the last 4 characters of account PA3K7Q9Z1234 to "
-                                      "trade, anything else to stop: ")
+        "rebalance to plan.toml: 3 order(s)\n")
+    assert term.stderr.getvalue() == ("This trades real money. Type the last 4 characters of "
+                                      "PA3K7Q9Z1234 to go on: ")
 
 
 @pytest.mark.parametrize("answer", ["y\n", "yes\n", "\n", "123\n", "PA3K7Q9Z1234\n", ""])

@@ -146,8 +146,8 @@ async def confirm_live(term: Terminal, account: AccountSummary, what: str) -> No
 
     digits = account.confirmation_code
     term.line(f"LIVE account {account.number} ({account.status}) at {account.endpoint}")
-    term.line(f"{what}. This trades real money.")
-    answer = await term.ask(f"Type the last {len(digits)} characters of account "
-                            f"{account.number} to trade, anything else to stop: ")
+    term.line(what)
+    answer = await term.ask(f"This trades real money. Type the last {len(digits)} characters "
+                            f"of {account.number} to go on: ")
     if answer.upper() != digits.upper():
         raise NotConfirmedError("live trading not confirmed; nothing placed")

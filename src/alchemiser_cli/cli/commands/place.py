@@ -104,7 +104,7 @@ def preview(intent: "OrderIntent", quote: "AssessedQuote") -> str:
     text = f"{intent.describe()}: bid {price(quote.bid)}, ask {price(quote.ask)}"
     far = quote.ask if intent.side.value == "buy" else quote.bid
     if intent.notional is not None:
-        return f"{text}; about {money(intent.notional)} at the far touch"
+        return f"{text}, about {money(intent.notional)}"
     if intent.quantity is not None and quote.usable:
-        return f"{text}; about {money(intent.quantity * far)} at the far touch"
+        return f"{text}, about {money(intent.quantity * far)}"  # at the far touch
     return text

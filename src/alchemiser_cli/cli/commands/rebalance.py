@@ -92,7 +92,7 @@ def rebalance(
             "ok" if code is ExitCode.OK else
             f"SHORT OF PLAN ({', '.join(report.short_of_plan)}: not enough cash)"
             if code is ExitCode.SHORT_OF_PLAN else "FAILED")
-        term.line(f"rebalance {verdict}: {len(report.results)} order(s), {filled} filled,"
+        term.say(f"rebalance {verdict}: {len(report.results)} order(s), {filled} filled,"
                   f" {failed} failed; turnover {money(report.turnover)}; "
                   f"check {'passed' if report.check_passed else 'FAILED'}")
     if not report.ok:

@@ -71,6 +71,13 @@ class Terminal:
         self.stdout.write(self._clean(text) + "\n")
         self.stdout.flush()
 
+    def say(self, text: str) -> None:
+        """A sentence: on a terminal wrapped between words (never inside a number)."""
+        if self.rich:
+            self.out.print(Text(self._clean(text)))
+        else:
+            self.line(text)
+
     def error(self, message: str) -> None:
         self.stderr.write(f"error: {self._clean(message)}\n")
         self.stderr.flush()
@@ -171,7 +178,7 @@ class Terminal:
             self.out.print(renderable)
         if done_lines:
             for done in board.done_events:
-                self.line(short_done_line(done))
+                self.say(short_done_line(done))
 
     def event_table(self, event: PlanReady | PortfolioChecked,
                     reasons: Mapping[str, str] | None = None) -> None:
