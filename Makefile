@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 LEGACY ?= .venv-legacy
 LEGACY_STAMP := $(LEGACY)/.installed
 
-.PHONY: setup test lint demo bench clean
+.PHONY: setup test lint demo bench docs clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -45,6 +45,10 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# Regenerate docs/cli-reference.md from every command's --help (the tests check it is current).
+docs: $(STAMP)
+	$(BIN)/python -m cogapp -r docs/cli-reference.md
 
 clean:
 	rm -rf $(VENV) $(LEGACY) .demo .pytest_cache .mypy_cache .ruff_cache

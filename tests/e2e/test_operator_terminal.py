@@ -156,3 +156,26 @@ def test_quote_watch_piped_prints_timestamped_lines_and_json_with_times(tmp_path
             assert len(lines) >= 4
             assert all(re.match(r"[0-9]{2}:[0-9]{2}:[0-9]{2}  ", line) for line in lines), out
             assert re.match(r"[0-9:]{8}  AAPL +stream +228\.", lines[1]), out
+
+
+def test_an_interrupted_run_still_ends_its_json_with_a_summary(tmp_path):
+    sim(tmp_path, "fault", "limit_fills=false")
+    proc = subprocess.Popen([sys.executable, "-m", "alchemiser_cli", "place", "AAPL", "buy", "10",
+                             "--sim", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=tmp_path, env={**os.environ, **RESTING})
+    assert proc.stdout is not None
+    seen = []
+    for line in proc.stdout:  # wait until the first limit order rests at the broker
+        seen.append(line)
+        if '"event": "order_accepted"' in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == ExitCode.INTERRUPTED, err
+    lines = contract_lines("".join(seen) + out, ExitCode.INTERRUPTED)
+    summary = lines[-1]
+    assert summary["run_id"] == lines[0]["run_id"]
+    assert summary["error"].startswith("interrupted by SIGINT; 1 order(s) of this run were working")
+    final = [line for line in lines if line["event"] == "order_update"]
+    assert final and final[-1]["status"] == "canceled"  # how the order ended, for the board
+    assert lines[-2]["event"] == "run_finished" and lines[-2]["status"] == "interrupted"

@@ -9,7 +9,7 @@ import typer
 
 from alchemiser_cli.cli.commands.history import BrokerFilterOpt, default_brokers, parse_since
 from alchemiser_cli.cli.context import AppContext
-from alchemiser_cli.cli.options import JsonOpt
+from alchemiser_cli.cli.options import JsonOpt, WideOpt
 from alchemiser_cli.domain.errors import UsageError
 
 FILL_COLUMNS = ("time", "account", "broker", "symbol", "side", "qty", "price", "order_id",
@@ -48,6 +48,7 @@ def fills(
     json_out: JsonOpt = False,
     output: Annotated[Path | None, typer.Option(help="Write to this file (atomically).")] = None,
     broker: BrokerFilterOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """Export fills for accounting: time, account, symbol, side, qty, price, order and run."""
     import csv
@@ -82,12 +83,19 @@ def fills(
                             at=str(r["time"]))
         text = "".join(line + "\n" for line in lines)
     else:
-        term = app.terminal(False)
-        term.table("Fills", ["Time (UTC)", "Account", "Broker", "Symbol", "Side", "Qty", "Price",
-                             "Run"],
-                   [[r["time"][:16].replace("T", " "), r["account"] or "-", r["broker"],
-                     r["symbol"], r["side"], r["qty"], r["price"], r["run_id"]]
-                    for r in records], numbers=("Qty", "Price"))
+        from decimal import Decimal
+
+        from alchemiser_cli.cli.render.formats import price, qty
+        from alchemiser_cli.cli.render.tables import Column, TableView
+
+        term = app.terminal(False, wide=wide)
+        term.show(TableView("Fills", (
+            Column("Time (UTC)"), Column("Account", wide=True), Column("Broker"),
+            Column("Symbol"), Column("Side"), Column("Qty", True), Column("Price", True),
+            Column("Run")), [
+            [r["time"][:16].replace("T", " "), r["account"] or "-", r["broker"], r["symbol"],
+             r["side"], qty(Decimal(r["qty"])), price(Decimal(r["price"])), r["run_id"]]
+            for r in records]))
         return
     if output is not None:
         from alchemiser_cli.cli.files import write_atomically
