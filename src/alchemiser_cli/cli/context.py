@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from alchemiser_cli.domain.errors import UsageError
-from alchemiser_cli.domain.events import Event, Observer
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # `alch --help` imports this module: keep it light
     from alchemiser_cli.api import AccountSummary
     from alchemiser_cli.brokers.factory import BrokerMode
     from alchemiser_cli.cli.alerts import RunWatch
     from alchemiser_cli.cli.render.terminal import Terminal
+    from alchemiser_cli.domain.events import Event, Observer
     from alchemiser_cli.settings import Settings
 
 T = TypeVar("T")
