@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 LEGACY ?= .venv-legacy
 LEGACY_STAMP := $(LEGACY)/.installed
 
-.PHONY: setup test lint demo bench clean coverage mutation
+.PHONY: setup test lint demo bench docs clean coverage mutation
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -74,6 +74,10 @@ MODULES ?=
 MUTATION_ARGS ?=
 mutation: $(STAMP) $(COV_STAMP)
 	$(BIN)/python -m tools.mutation --cov-python $(COV_VENV)/bin/python $(MUTATION_ARGS) $(MODULES)
+
+# Regenerate docs/cli-reference.md from every command's --help (the tests check it is current).
+docs: $(STAMP)
+	$(BIN)/python -m cogapp -r docs/cli-reference.md
 
 clean:
 	rm -rf $(VENV) $(LEGACY) $(COV_VENV) build .demo .pytest_cache .mypy_cache .ruff_cache

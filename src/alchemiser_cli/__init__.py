@@ -22,7 +22,7 @@ _EXPORTS: dict[str, str] = {
     "verify_exit_code": "alchemiser_cli.api", "Check": "alchemiser_cli.api",
     "CheckStatus": "alchemiser_cli.api", "export_fills": "alchemiser_cli.api",
     "prune_journal": "alchemiser_cli.api", "list_accounts": "alchemiser_cli.api",
-    "run": "alchemiser_cli.api",
+    "run": "alchemiser_cli.api", "AccountSummary": "alchemiser_cli.api",
     # what goes in
     "Settings": "alchemiser_cli.settings", "BrokerMode": "alchemiser_cli.brokers.factory",
     "Plan": "alchemiser_cli.domain.plan", "OrderIntent": "alchemiser_cli.domain.intents",
@@ -53,6 +53,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "AccountSummary",
     "Action",
     "AlchError",
     "AssessedQuote",

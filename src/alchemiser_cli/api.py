@@ -39,9 +39,10 @@ from alchemiser_cli.domain.errors import (
     ConfigError,
     ExitCode,
     NotConfirmedError,
+    RefusedError,
     UsageError,
 )
-from alchemiser_cli.domain.events import Observer
+from alchemiser_cli.domain.events import Event, Observer, PlanReady
 from alchemiser_cli.domain.intents import IntentError, OrderIntent, normalize_symbol
 from alchemiser_cli.domain.order_ids import client_order_id_base
 from alchemiser_cli.domain.plan import Plan, PlanError
@@ -201,11 +202,43 @@ class Session:
             rt.exit_code, rt.status = result.exit_code, result.status.value
             return result
 
-    async def rebalance(self, plan: Plan | str | Path, *,
-                        cancel_orphans: bool = False) -> RebalanceReport:
-        """Sells, then buys sized to realised cash, then the portfolio check (one run)."""
+    async def account(self) -> AccountSummary:
+        """The account this session trades: number, status, equity, cash, and the endpoint
+        it is reached at (what an operator checks before confirming a live run)."""
+        from alchemiser_cli.brokers.port import BrokerError
+
+        try:
+            account = await self._conn.broker.get_account()
+        except BrokerError as exc:
+            raise BrokerUnavailableError(f"could not read the account: {exc}") from exc
+        return AccountSummary(number=account.number or account.id, status=account.status,
+                              equity=account.equity, cash=account.cash,
+                              buying_power=account.buying_power, broker=self.mode.value,
+                              endpoint=endpoint(self.mode, self.settings),
+                              name=self.settings.account)
+
+    async def rebalance(self, plan: Plan | str | Path, *, cancel_orphans: bool = False,
+                        approved: RebalanceReport | None = None) -> RebalanceReport:
+        """Sells, then buys sized to realised cash, then the portfolio check (one run).
+
+        ``approved``: the dry run the operator confirmed (:meth:`dry_run`). The run plans
+        again from fresh prices; if it would trade a symbol or direction the preview did
+        not show, or a quantity more than ``guards.approval_tolerance`` above the one shown,
+        it refuses (:class:`RefusedError`, exit 7) before anything is sent.
+        """
         self._require_lock("rebalance")
-        return await self._rebalance(_plan(plan), dry_run=False, cancel_orphans=cancel_orphans)
+        if approved is not None and not approved.dry_run:
+            raise UsageError("approved= takes the dry run that was confirmed; nothing placed")
+        hold: Observer | None = None
+        if approved is not None:
+            hold = _held_to(approved, self.settings.guards.approval_tolerance)
+            self._conn.bus.add(hold)  # last: the new plan is shown, then refused
+        try:
+            return await self._rebalance(_plan(plan), dry_run=False,
+                                         cancel_orphans=cancel_orphans)
+        finally:
+            if hold is not None:
+                self._conn.bus.remove(hold)
 
     async def dry_run(self, plan: Plan | str | Path) -> RebalanceReport:
         """The trades a rebalance would make now, with notional and estimated cost; places
@@ -247,6 +280,52 @@ class Session:
     def metrics(self, since: datetime | None = None) -> Metrics:
         """Execution metrics of this session's account and broker (see :func:`read_metrics`)."""
         return read_metrics(self.settings, since, brokers=[self.mode.value])
+
+
+def _held_to(approved: RebalanceReport, tolerance: Decimal) -> Observer:
+    """An observer that stops a run whose plan is not the approved one. The plan event
+    comes after sizing and the guard rails and before the first order, and the bus
+    raises an observer's error into the run: nothing is sent."""
+    from alchemiser_cli.domain.approval import approval_refusal
+
+    def hold(event: Event) -> None:
+        if isinstance(event, PlanReady) and not event.dry_run:
+            refusal = approval_refusal(approved.trades, event.trades, tolerance)
+            if refusal is not None:
+                raise RefusedError(refusal)
+    return hold
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSummary:
+    """An account as an operator confirms it: never a secret."""
+
+    number: str  # the broker's account number
+    status: str
+    equity: Decimal
+    cash: Decimal
+    buying_power: Decimal
+    broker: str  # sim, paper or live
+    endpoint: str  # the trading API this session talks to
+    name: str | None = None  # the [accounts.NAME], if one was selected
+
+    @property
+    def confirmation_code(self) -> str:
+        """What a live confirmation asks the operator to type: the number's last four."""
+        return self.number[-4:]
+
+
+#: Alpaca's trading endpoints when no URL is configured: alpaca-py's TradingClient
+#: defaults (alpaca/common/enums.py BaseURL; ALPACA_WIRE_AND_SEMANTICS.md section 1).
+ALPACA_ENDPOINTS = {BrokerMode.PAPER: "https://paper-api.alpaca.markets",
+                    BrokerMode.LIVE: "https://api.alpaca.markets"}
+
+
+def endpoint(mode: BrokerMode, settings: Settings) -> str:
+    """Where orders of ``mode`` go: the configured trading URL or Alpaca's default."""
+    if mode is BrokerMode.SIM:
+        return "the offline simulator"
+    return settings.trading_url or ALPACA_ENDPOINTS[mode]
 
 
 @asynccontextmanager
@@ -396,7 +475,15 @@ def run_audit(settings: Settings, run_id: str) -> tuple[RunRow, list[dict[str, A
     try:
         run = journal.find_run(run_id)
         if run is None:
-            raise UsageError(f"no single run matches {run_id!r} (see 'alch runs')")
+            candidates = journal.runs_matching(run_id, 6)
+            if not candidates:
+                raise UsageError(f"no run matches {run_id!r} (see 'alch runs')")
+            listed = "; ".join(f"{r.run_id} ({r.command}, {r.broker}, "
+                               f"{(r.wall_started_at or r.started_at)[:16].replace('T', ' ')})"
+                               for r in candidates[:5])
+            more = ", and more" if len(candidates) > 5 else ""
+            raise UsageError(f"{run_id!r} matches several runs: {listed}{more}; give more of "
+                             "the id")
         return run, journal.events(run.run_id)
     finally:
         journal.close()
@@ -515,6 +602,7 @@ def _symbols(symbols: Sequence[str]) -> list[str]:
 
 __all__ = [
     "AccountInfo",
+    "AccountSummary",
     "Check",
     "CheckStatus",
     "Session",
@@ -522,6 +610,7 @@ __all__ = [
     "broker_mode",
     "check_account",
     "describe_settings",
+    "endpoint",
     "export_fills",
     "failed_config_checks",
     "journal_brokers",

@@ -133,6 +133,9 @@ class GuardSettings(_Section):
     max_turnover_fraction: Decimal = Field(Decimal("1.0"), gt=0, le=100)
     #: Buys are sized so that price moves up to this fraction still fit the cash.
     buy_price_reserve: Decimal = Field(Decimal("0.005"), ge=0, lt=1)
+    #: A confirmed rebalance refuses when a trade's quantity grew more than this fraction
+    #: above what was shown and confirmed (prices move while the operator reads).
+    approval_tolerance: Decimal = Field(Decimal("0.05"), ge=0, le=1)
 
 
 ACCOUNT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")

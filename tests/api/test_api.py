@@ -153,7 +153,8 @@ def test_the_readme_example_runs_as_written(tmp_path):
     assert lines[3].startswith("AAPL filled 2 at ")
     journal = subprocess.run([sys.executable, "-m", "alchemiser_cli", "runs", "--json"],
                              capture_output=True, text=True, env=env, cwd=tmp_path, check=True)
-    commands = [json.loads(line)["command"] for line in journal.stdout.splitlines()]
+    commands = [line["command"] for line in map(json.loads, journal.stdout.splitlines())
+                if line["event"] == "run"]
     assert commands == ["place", "rebalance", "dry-run", "quote"]
 
 

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -15,6 +17,14 @@ class Result:
     code: int
     out: str
     err: str
+
+
+def records(out: str, event: str) -> list[dict[str, Any]]:
+    """The ``event`` lines of a command's --json output (the contract: one object a line,
+    a summary last)."""
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert lines and lines[-1]["event"] == "summary", out
+    return [line for line in lines if line["event"] == event]
 
 
 def alch(capsys: pytest.CaptureFixture[str], *args: str, raw: bool = False) -> Result:

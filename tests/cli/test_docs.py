@@ -65,3 +65,19 @@ def test_every_alch_environment_variable_is_documented():
 
     for name in OTHER_ENVIRONMENT:
         assert f"`ALCH_{name}`" in README or f"`ALCH_{name}=" in README, name
+
+
+def test_the_cli_reference_is_generated_from_the_current_help():
+    """docs/cli-reference.md is cog output of every command's --help: `make docs` after a
+    change to a command, or this fails."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).parents[2]
+    done = subprocess.run([sys.executable, "-m", "cogapp", "--check", "--diff",
+                           "docs/cli-reference.md"], cwd=root, capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stdout + done.stderr + "\n(run `make docs`)"
+    reference = (root / "docs" / "cli-reference.md").read_text()
+    for path, _ in COMMANDS:
+        assert f"## `alch {' '.join(path)}`" in reference, path

@@ -44,7 +44,9 @@ def test_metrics_after_a_few_runs(capsys):
     result = alch(capsys, "metrics")
     assert result.code == 0
     assert result.out == METRICS
-    data = json.loads(alch(capsys, "metrics", "--json").out)
+    lines = [json.loads(line) for line in alch(capsys, "metrics", "--json").out.splitlines()]
+    assert [line["event"] for line in lines] == ["metrics", "summary"]
+    data = lines[0]
     assert data["fills_by_step"] == {"1": 0, "2": 0, "3": 0, "market": 9}
     assert data["slippage_bps_notional_weighted"] == "0.34"
     assert data["eq_by_step"] == {"market": "0.464"}
@@ -88,21 +90,48 @@ def test_metrics_on_an_empty_journal(capsys):
 
 def test_runs_and_show_give_the_full_audit_of_a_run(capsys):
     a_few_runs(capsys)
-    runs = [json.loads(line) for line in alch(capsys, "runs", "--json", raw=True).out.splitlines()]
+    lines = [json.loads(line) for line in alch(capsys, "runs", "--json", raw=True).out.splitlines()]
+    runs = [line for line in lines if line["event"] == "run"]
+    assert lines[-1]["event"] == "summary" and len(lines) == len(runs) + 1
     assert [r["command"] for r in runs] == ["place", "place", "rebalance"]
     assert all(r["status"] in ("ok", "filled") and r["exit_code"] == 0 for r in runs)
     rebalance_id = runs[-1]["run_id"]
     shown = alch(capsys, "show", rebalance_id[:14])
     assert shown.code == 0
-    lines = shown.out.splitlines()
-    assert lines[0].startswith("run RUN: rebalance on sim")
-    kinds = {line.split()[1] for line in lines[1:]}
+    lines = shown.out.splitlines()  # the summary first: the run, the plan, the orders, the check
+    assert lines[0].startswith("run RUN: rebalance on sim, started ")
+    assert lines[0].endswith(", ok (exit 0)")
+    assert lines[1] == "plan core-satellite: 7 trade(s), turnover 31735.78, est. cost 0.84"
+    assert lines[2] == "orders: 7, 7 filled; 7 step(s), 7 with fills; 14 quote(s)"
+    assert lines[3:5] == ["Orders", "Symbol  Side      Qty   Filled     Avg  Slip bps  Status  Check"]
+    assert lines[5].split() == ["AAPL", "sell", "20.5852", "20.5852", "228.48", "0.09", "filled",
+                                "pass"]
+    assert lines[-1] == "portfolio check: passed"
+    assert len(lines) == 13 and shown.err == "75 event(s): alch show RUN --events for the log\n"
+    log = alch(capsys, "show", rebalance_id[:14], "--events").out.splitlines()
+    assert log[:13] == lines and log[13] == ""
+    kinds = {line.split()[1] for line in log[14:]}
     assert {"quote", "plan", "phase", "order_submitting", "order_accepted", "step",
             "validation", "execution", "portfolio_check", "run_finished"} <= kinds
-    events = [json.loads(line) for line in alch(capsys, "show", rebalance_id, "--json").out.splitlines()]
+    assert not any("True" in line or "False" in line for line in log)  # JSON's true/false
+    events = [json.loads(line)
+              for line in alch(capsys, "show", rebalance_id, "--json", raw=True).out.splitlines()]
+    assert events[0]["event"] == "run" and events[0]["run_id"] == rebalance_id
+    assert events[-1]["event"] == "summary" and events[-1]["run_id"] == rebalance_id
     assert sum(e["event"] == "order_submitting" for e in events) == 7
     missing = alch(capsys, "show", "nope")
-    assert missing.code == ExitCode.USAGE and "no single run matches 'nope'" in missing.err
+    assert missing.code == ExitCode.USAGE
+    assert missing.err == "error: no run matches 'nope' (see 'alch runs')\n"
+
+
+def test_show_with_an_ambiguous_prefix_lists_the_candidates(capsys):
+    a_few_runs(capsys)
+    result = alch(capsys, "show", "2611")
+    assert result.code == ExitCode.USAGE
+    assert re.fullmatch(
+        r"error: '2611' matches several runs: RUN \(place, sim, [-0-9: ]{16}\); "
+        r"RUN \(place, sim, [-0-9: ]{16}\); RUN \(rebalance, sim, [-0-9: ]{16}\); "
+        r"give more of the id\n", result.err), result.err
 
 
 def test_plan_init_writes_a_valid_commented_plan(capsys, tmp_path):

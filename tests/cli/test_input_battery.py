@@ -138,7 +138,7 @@ def test_control_characters_in_a_plan_name_are_escaped(capsys, tmp_path):
     result = alch(capsys, "rebalance", "p.toml", "--sim", "--dry-run")
     assert result.code == ExitCode.OK, result.err
     assert "\x1b" not in result.out and "\x07" not in result.out
-    assert "Plan core\\x1b[2J\\x07:" in result.out
+    assert "Plan core\\x1b[2J\\x07 (dry run: nothing placed)" in result.out
 
 
 def test_a_symlink_at_output_is_left_alone(capsys, tmp_path):

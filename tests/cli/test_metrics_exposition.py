@@ -61,7 +61,7 @@ def test_the_prometheus_exposition_parses_with_help_type_names_and_labels(capsys
         len(f.samples) for f in families.values())
 
     # the values are the ones `metrics --json` reports
-    data = json.loads(alch(capsys, "metrics", "--json", raw=True).out)
+    data = json.loads(alch(capsys, "metrics", "--json", raw=True).out.splitlines()[0])
 
     def values(name: str, label: str) -> dict[str, float]:
         return {s.labels[label]: s.value for s in families[name].samples}

@@ -36,10 +36,16 @@ def test_place_json_is_one_object_per_line(capsys):
     assert result.code == 0
     events = [json.loads(line) for line in result.out.splitlines()]
     kinds = [e["event"] for e in events]
-    assert kinds[0] == "run_started" and kinds[-1] == "run_finished"
+    assert kinds[0] == "run_started" and kinds[-2:] == ["run_finished", "summary"]
     assert "order_submitting" in kinds and "validation" in kinds
+    run_id = events[0]["run_id"]
+    assert all(e["v"] == 1 and e["run_id"] == run_id and e["at"] for e in events)
     done = next(e for e in events if e["event"] == "execution")
     assert done["status"] == "filled" and done["filled_qty"] == "5"
+    assert done["fill_step"] == 1 and done["fill_order_type"] == "market"  # an integer step
+    summary = events[-1]
+    assert summary["ok"] is True and summary["exit_code"] == 0 and summary["command"] == "place"
+    assert summary["filled_qty"] == "5" and summary["status"] == "filled"
 
 
 def test_quote_table_flags_zero_sides_and_stale_quotes(capsys):
@@ -47,8 +53,8 @@ def test_quote_table_flags_zero_sides_and_stale_quotes(capsys):
     result = alch(capsys, "quote", "AAPL", "MSFT", "SPY", "--sim")
     assert result.code == ExitCode.FAILED  # one symbol has no usable quote
     lines = result.out.splitlines()
-    assert lines[0].split() == ["Symbol", "Source", "Bid", "Ask", "Mid", "Spread", "bps", "Age",
-                                "Flags", "State"]
+    assert lines[0].split() == ["Symbol", "Source", "Bid", "Ask", "Spread", "bps", "Age", "Flags",
+                                "State"]
     assert lines[1].split()[:2] == ["AAPL", "stream"] and lines[1].endswith("ok")
     assert "zero-ask" in lines[2] and lines[2].endswith("ok")
     assert lines[3].split()[1] == "rest" and lines[3].endswith("stale")
@@ -56,6 +62,10 @@ def test_quote_table_flags_zero_sides_and_stale_quotes(capsys):
 
 def test_quote_json(capsys):
     result = alch(capsys, "quote", "SNDL", "--sim", "--json")
-    obj = json.loads(result.out)
-    assert obj["symbol"] == "SNDL" and obj["usable"] is True
-    assert len(obj["bid"].split(".")[1]) == 4  # sub-dollar prices keep four decimals
+    obj, summary = (json.loads(line) for line in result.out.splitlines())
+    assert obj["event"] == "quote" and obj["symbol"] == "SNDL" and obj["usable"] is True
+    assert obj["bid"] == "0.8394" and obj["ask"] == "0.8448"  # sub-dollar: four decimals
+    assert summary["event"] == "summary" and summary["ok"] is True
+    assert obj["run_id"] == summary["run_id"]  # the quote run in the journal
+    text = alch(capsys, "quote", "SNDL", "--sim").out.splitlines()
+    assert text[1].split()[:4] == ["SNDL", "stream", "0.8394", "0.8448"]

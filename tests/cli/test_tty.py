@@ -28,8 +28,13 @@ def test_rebalance_draws_the_plan_the_live_table_and_the_check(capsys):
     assert result.code == ExitCode.OK, result.err
     assert f"alch rebalance {PLAN} [sim]" in out
     assert "Plan core-satellite" in out and "Post-trade portfolio check" in out
-    for header in ("Phase", "Symbol", "Step", "Ratio", "Limit", "Status", "Filled", "Slip bps"):
+    for header in ("Symbol", "Side", "Qty", "Filled", "Step", "Limit", "Avg", "Status", "Check"):
         assert header in out
+    assert "Ratio" not in out and "Slip bps" not in out  # --wide only
+    alch(capsys, "sim", "reset")
+    wide = screen(alch(capsys, "rebalance", PLAN, "--sim", "--wide").out)
+    for header in ("Phase", "Ratio", "Slip bps", "Resting", "Current qty", "Target qty"):
+        assert header in wide
     assert "rebalance ok: 7 order(s)" in out
 
 

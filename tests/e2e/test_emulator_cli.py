@@ -14,14 +14,14 @@ import urllib.request
 import pytest
 
 from alchemiser_cli.domain.errors import ExitCode
-from tests.cli.helpers import alch
+from tests.cli.helpers import alch, records
 from tests.e2e.emulator import PLAN, admin, faults
 
 
 def test_quote_through_alpaca_py(capsys, emu):
     result = alch(capsys, "quote", "AAPL", "SNDL", "--paper", "--json")
     assert result.code == 0, result.err
-    rows = [json.loads(line) for line in result.out.splitlines()]
+    rows = records(result.out, "quote")
     assert [r["symbol"] for r in rows] == ["AAPL", "SNDL"]
     assert all(r["usable"] and r["source"] == "stream" for r in rows)
 
@@ -188,7 +188,7 @@ def test_sim_commands_steer_a_running_emulator(capsys, emu):
     assert alch(capsys, "place", "AAPL", "buy", "1", "--paper").code == ExitCode.OK
     status = alch(capsys, "sim", "status", "--url", url, "--json", "--log", "3")
     assert status.code == 0, status.err
-    data = json.loads(status.out)
+    [data] = records(status.out, "sim_status")
     assert data["active_faults"] == {"limit_fills": False}  # the 429 was used up
     assert data["requests"]["POST /v2/orders"] >= 1 and len(data["log"]) == 3
     text = alch(capsys, "sim", "status", "--url", url, "--log", "2").out

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from alchemiser_cli.domain.errors import ExitCode
-from tests.cli.helpers import alch
+from tests.cli.helpers import alch, records
 from tests.e2e.emulator import PLAN, faults
 
 COMMANDS = [
@@ -66,7 +66,7 @@ def test_an_unreachable_stream_is_reported_at_once_and_rest_is_used(capsys, emu,
     result = alch(capsys, "quote", "AAPL", "MSFT", "SPY", "--paper", "--json")
     elapsed = time.monotonic() - started
     assert result.code == ExitCode.OK, result.err
-    assert {json.loads(line)["source"] for line in result.out.splitlines()} == {"rest"}
+    assert {row["source"] for row in records(result.out, "quote")} == {"rest"}
     assert elapsed < 10, elapsed  # before: every quote waited the 10 s stream timeout
     assert result.err.startswith("warning: market-data stream: ")  # one line, no traceback
     assert result.err.count("\n") == 1 and "Traceback" not in result.err

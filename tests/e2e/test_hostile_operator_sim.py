@@ -183,7 +183,8 @@ def test_the_plain_view_of_a_short_rebalance(capsys, account):
     assert result.code == ExitCode.SHORT_OF_PLAN, result.err
     assert "the plan will not be reached" in result.err
     assert result.out.splitlines()[-1].startswith("rebalance SHORT OF PLAN (")
-    assert any(line.rstrip().endswith("SHORT") for line in result.out.splitlines())
+    assert any(line.rstrip().endswith("SHORT   buy cut for lack of cash")
+               for line in result.out.splitlines())
 
 
 # -- the journal fails mid-walk ----------------------------------------------------------------

@@ -13,7 +13,7 @@ import pytest
 
 from alchemiser_cli.brokers.sim.server import EmulatorThread
 from alchemiser_cli.domain.errors import ExitCode
-from tests.cli.helpers import alch
+from tests.cli.helpers import alch, records
 from tests.e2e.emulator import FAST, faults
 from tests.unit.test_notify import receiver  # noqa: F401 - the local HTTP receiver fixture
 
@@ -51,15 +51,15 @@ def two_accounts(tmp_path, monkeypatch) -> Iterator[dict[str, EmulatorThread]]:
 def test_two_accounts_side_by_side(capsys, two_accounts, tmp_path):
     listed = alch(capsys, "accounts", "--json", raw=True)
     assert listed.code == 0, listed.err
-    rows = {json.loads(line)["name"]: json.loads(line) for line in listed.out.splitlines()}
+    rows = {row["name"]: row for row in records(listed.out, "account")}
     assert rows["taxable"]["mode"] == "paper" and rows["retirement"]["mode"] == "live"
     assert rows["taxable"]["key"] == "PK…0001" and rows["taxable"]["problem"] is None
     for key, secret in KEYS.values():
         assert key not in listed.out and secret not in listed.out
     checked = alch(capsys, "accounts", "--check", "--json")
     assert checked.code == 0, checked.err
-    assert all(json.loads(line)["reachable"] == "reachable, status ACTIVE"
-               for line in checked.out.splitlines())
+    assert all(row["reachable"] == "reachable, status ACTIVE"
+               for row in records(checked.out, "account"))
 
     # a live account is only traded with an explicit --live; a paper one never with --live
     wrong = alch(capsys, "--account", "retirement", "rebalance", PLAN, "--paper")
@@ -77,12 +77,12 @@ def test_two_accounts_side_by_side(capsys, two_accounts, tmp_path):
     assert "TSLA" not in two_accounts["taxable"].state.positions
 
     runs = alch(capsys, "runs", "--json", raw=True)
-    accounts = [json.loads(line)["account"] for line in runs.out.splitlines()]
+    accounts = [row["account"] for row in records(runs.out, "run")]
     assert accounts == ["retirement", "taxable"]
     only = alch(capsys, "--account", "taxable", "runs", "--json", raw=True)
-    assert [json.loads(line)["account"] for line in only.out.splitlines()] == ["taxable"]
+    assert [row["account"] for row in records(only.out, "run")] == ["taxable"]
     metrics = alch(capsys, "--account", "retirement", "metrics", "--json")
-    assert json.loads(metrics.out)["orders"] == 1
+    assert records(metrics.out, "metrics")[0]["orders"] == 1
     # one textfile for both: every series labelled with its account and broker
     prom = alch(capsys, "metrics", "--prom", raw=True).out
     assert 'alch_runs{account="retirement",broker="live"} 1\n' in prom
@@ -154,10 +154,10 @@ def test_fills_export_and_prune(capsys, tmp_path):
 
     dry = alch(capsys, "prune", "--older-than", "0d", "--dry-run", "--json")
     assert json.loads(dry.out)["runs"] == 1
-    assert len(alch(capsys, "runs", "--json").out.splitlines()) == 1  # nothing deleted yet
+    assert len(records(alch(capsys, "runs", "--json").out, "run")) == 1  # nothing deleted yet
     done = alch(capsys, "prune", "--older-than", "0d", "--json")
     assert json.loads(done.out)["runs"] == 1 and json.loads(done.out)["events"] > 0
-    assert alch(capsys, "runs", "--json").out == ""
+    assert records(alch(capsys, "runs", "--json").out, "run") == []
     assert alch(capsys, "fills", "--csv").out.splitlines() == [",".join(
         ["time", "account", "broker", "symbol", "side", "qty", "price", "order_id",
          "client_order_id", "run_id"])]

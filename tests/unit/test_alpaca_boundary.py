@@ -177,3 +177,14 @@ def test_stream_health_follows_the_connection(failure, status, stops):
         with pytest.raises(ConnectionError):
             run(stream._consume, virtual=False)
         assert health.status is StreamStatus.DOWN  # a lost connection is noticed
+
+
+def test_the_account_number_is_read_for_the_live_confirmation():
+    # TradeAccount requires id, account_number and status; money fields are strings
+    # (alpaca-py trading/models.py L477-561, ALPACA_WIRE_AND_SEMANTICS.md section 1).
+    account = parse.account({"id": "904837e3-3b76-47ec-b432-046db621571b",
+                             "account_number": "PA3K7Q9Z1234", "status": "ACTIVE",
+                             "cash": "5000.12", "equity": "100000", "buying_power": "10000.24",
+                             "trading_blocked": False, "account_blocked": False})
+    assert account.number == "PA3K7Q9Z1234" and account.cash == Decimal("5000.12")
+    assert account.active

@@ -85,7 +85,10 @@ def run(argv: list[str] | None = None) -> int:
     sys.stdout, sys.stderr = out, err
     try:
         CURRENT.clear()
-        code = _run(hoist_global_options(sys.argv[1:] if argv is None else argv))
+        args = hoist_global_options(sys.argv[1:] if argv is None else argv)
+        code, error = _run(args)
+        if wants_json(args):
+            _json_summary(code, error)
         out.flush()
         watch = CURRENT[0].run_watch if CURRENT else None
         if watch is not None:  # a command whose runs may alert: after everything else
@@ -133,22 +136,48 @@ def hoist_global_options(argv: list[str]) -> list[str]:
     return head + hoisted + tail
 
 
-def _run(argv: list[str] | None) -> int:
+def wants_json(argv: list[str]) -> bool:
+    """``--json`` was asked for (even when the command line is otherwise wrong)."""
+    return "--json" in (argv[:argv.index("--")] if "--" in argv else argv)
+
+
+def _json_summary(code: int, error: str | None) -> None:
+    """The JSON contract's last line, for every command: the command's own summary if it
+    wrote one, else one from the exit code and the error (with the run id, if a run began).
+    """
+    from alchemiser_cli.cli.render.jsonout import JsonWriter
+
+    def write(text: str) -> None:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+
+    context = CURRENT[0] if CURRENT else None
+    term = context.term if context is not None else None
+    writer = term.writer if term is not None and term.json_mode else JsonWriter(write)
+    fields = {} if error is None else {"error": error}
+    writer.summary(code == ExitCode.OK, code, **fields)
+
+
+def _run(argv: list[str]) -> tuple[int, str | None]:
+    """The command's exit code, and the error it reported (None: no error)."""
+    def fail(message: str, code: int) -> tuple[int, str]:
+        sys.stderr.write(f"error: {message}\n")
+        return code, message
+
     debug = os.environ.get("ALCH_DEBUG") == "1"
     try:
         result = app(args=argv, prog_name="alch", standalone_mode=False)
         if result == ExitCode.INTERRUPTED:  # Ctrl-C outside a run: typer returns 130
-            sys.stderr.write("error: interrupted by SIGINT\n")
-        return int(result) if isinstance(result, int) else 0
+            return fail("interrupted by SIGINT", int(ExitCode.INTERRUPTED))
+        return (int(result) if isinstance(result, int) else 0), None
     except typer.Exit as exc:
-        return int(exc.exit_code)
+        return int(exc.exit_code), None
     except typer.Abort:
-        sys.stderr.write("error: aborted\n")
-        return int(ExitCode.INTERRUPTED)
+        return fail("aborted", int(ExitCode.INTERRUPTED))
     except typer.TyperException as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":  # `alch` or `alch sim` alone: show help
             sys.stdout.write(exc.format_message() + "\n")
-            return int(ExitCode.OK)
+            return int(ExitCode.OK), None
         # Usage errors (bad option, missing argument, bad value) from the parser.
         ctx = getattr(exc, "ctx", None)
         path = getattr(ctx, "command_path", "alch") or "alch"
@@ -156,23 +185,18 @@ def _run(argv: list[str] | None) -> int:
         option = getattr(exc, "option_name", "") or ""
         if option[1:2].isdigit():  # `place AAPL buy -5`: a negative number, not an option
             message = f"{option} is not a valid amount: quantities and amounts are positive"
-        sys.stderr.write(f"error: {message} (see '{path} --help')\n")
-        return int(ExitCode.USAGE)
+        return fail(f"{message} (see '{path} --help')", int(ExitCode.USAGE))
     except AlchError as exc:
         if debug:
             _traceback()
-        sys.stderr.write(f"error: {escape_controls(str(exc))}\n")
-        return int(exc.exit_code)
+        return fail(escape_controls(str(exc)), int(exc.exit_code))
     except KeyboardInterrupt:
-        sys.stderr.write("error: interrupted by SIGINT\n")
-        return int(ExitCode.INTERRUPTED)
+        return fail("interrupted by SIGINT", int(ExitCode.INTERRUPTED))
     except Exception as exc:
         if debug:
             _traceback()
-        sys.stderr.write(
-            f"error: internal error: {type(exc).__name__}: {escape_controls(str(exc))} "
-            "(run with ALCH_DEBUG=1 for a traceback)\n")
-        return int(ExitCode.INTERNAL)
+        return fail(f"internal error: {type(exc).__name__}: {escape_controls(str(exc))} "
+                    "(run with ALCH_DEBUG=1 for a traceback)", int(ExitCode.INTERNAL))
 
 
 def _traceback() -> None:

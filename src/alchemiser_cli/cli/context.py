@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from alchemiser_cli.domain.errors import UsageError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # `alch --help` imports this module: keep it light
+    from alchemiser_cli.api import AccountSummary
     from alchemiser_cli.brokers.factory import BrokerMode
     from alchemiser_cli.cli.alerts import RunWatch
-    from alchemiser_cli.cli.render import Terminal
+    from alchemiser_cli.cli.render.terminal import Terminal
+    from alchemiser_cli.domain.events import Event, Observer
     from alchemiser_cli.settings import Settings
 
 T = TypeVar("T")
@@ -28,6 +30,7 @@ class AppContext:
     quiet: bool = False
     _settings: Settings | None = field(default=None, repr=False)
     run_watch: RunWatch | None = None  # set by commands whose runs may send an alert
+    term: Terminal | None = None  # the command's terminal, once it has one
 
     def __post_init__(self) -> None:
         CURRENT[:] = [self]
@@ -83,11 +86,12 @@ class AppContext:
             raise UsageError(f"account {name} is a {account.mode} account: use --{account.mode}")
         return mode
 
-    def terminal(self, json_mode: bool) -> Terminal:
-        from alchemiser_cli.cli.render import Terminal
+    def terminal(self, json_mode: bool, *, wide: bool = False) -> Terminal:
+        from alchemiser_cli.cli.render.terminal import Terminal
 
         secrets = self._settings.secrets() if self._settings is not None else []
-        return Terminal(json_mode=json_mode, secrets=secrets, quiet=self.quiet)
+        self.term = Terminal(json_mode=json_mode, secrets=secrets, quiet=self.quiet, wide=wide)
+        return self.term
 
 
 def broker_mode(sim: bool, paper: bool, live: bool) -> BrokerMode:
@@ -109,16 +113,41 @@ def run_async(mode: BrokerMode, main: Callable[[], Coroutine[Any, Any, T]],
     return run(main, virtual_time=mode.virtual_time and not realtime)
 
 
-def confirm_live(mode: BrokerMode, yes: bool, term: Terminal, what: str) -> None:
-    """Live trading needs --live plus a typed confirmation on a TTY, or --yes."""
-    import sys
+class Relay:
+    """An observer that passes events on to whichever view is showing now (a command that
+    shows a preview, asks, then runs, changes views in one session)."""
 
+    def __init__(self) -> None:
+        self.target: Observer | None = None
+
+    def __call__(self, event: Event) -> None:
+        if self.target is not None:
+            self.target(event)
+
+
+def require_confirmable(mode: BrokerMode, yes: bool, term: Terminal) -> bool:
+    """Whether this --live command must ask before it trades. Without a terminal to ask
+    on (cron, a pipe, --json) and without --yes it refuses at once: exit 6, nothing placed.
+    """
     from alchemiser_cli.brokers.factory import BrokerMode
     from alchemiser_cli.domain.errors import NotConfirmedError
 
     if mode is not BrokerMode.LIVE or yes:
-        return
-    if not (sys.stdin.isatty() and term.is_tty):
+        return False
+    if not term.can_ask():
         raise NotConfirmedError("--live without a terminal needs --yes; nothing placed")
-    if not term.confirm(f"LIVE account: {what}. Trade real money?"):
+    return True
+
+
+async def confirm_live(term: Terminal, account: AccountSummary, what: str) -> None:
+    """The typed confirmation: the operator has seen what will trade, on which account and
+    endpoint, and types the last four characters of the account number (exit 6 otherwise)."""
+    from alchemiser_cli.domain.errors import NotConfirmedError
+
+    digits = account.confirmation_code
+    term.line(f"LIVE account {account.number} ({account.status}) at {account.endpoint}")
+    term.line(what)
+    answer = await term.ask(f"This trades real money. Type the last {len(digits)} characters "
+                            f"of {account.number} to go on: ")
+    if answer.upper() != digits.upper():
         raise NotConfirmedError("live trading not confirmed; nothing placed")

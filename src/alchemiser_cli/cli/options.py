@@ -52,3 +52,6 @@ NotifyOpt = Annotated[
         help="Also send the run's outcome to this apprise URL (Slack, e-mail, JSON webhook...),"
              " as notify_on says (default: on failure); repeat for several.")
 ]
+WideOpt = Annotated[
+    bool, typer.Option("--wide", help="Every column (the default fits 80 columns).")
+]

@@ -29,7 +29,7 @@ from datetime import timedelta
 from alchemiser_cli.brokers.port import Broker, BrokerError, NotFoundError
 from alchemiser_cli.clock import Clock
 from alchemiser_cli.domain.errors import BrokerUnavailableError, OtherRunError, RefusedError
-from alchemiser_cli.domain.events import LeftoverCancelled, Notice, Observer
+from alchemiser_cli.domain.events import LeftoverCancelled, Notice, Observer, OrderProgress
 from alchemiser_cli.domain.money import normalize
 from alchemiser_cli.domain.order_ids import installation_of, parse_client_order_id, run_prefix
 from alchemiser_cli.domain.orders import Order
@@ -240,4 +240,8 @@ async def sweep_run(broker: Broker, cancel_confirm: CancelConfirm, orders: RunOr
             continue
         if final is not None:
             settled[cid] = final
+    if emit is not None:  # how each order ended, for whoever shows the run's orders
+        for order in (settled[c] for c in sorted(settled)):
+            emit(OrderProgress(order.client_order_id, order.symbol, order.status.value,
+                               order.filled_qty, order.filled_avg_price, order.updated_at))
     return SweepResult(tuple(settled[c] for c in sorted(settled)), tuple(sorted(unconfirmed)))

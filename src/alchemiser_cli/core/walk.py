@@ -318,6 +318,8 @@ class Walker:
         self._emit(OrderSubmitting(
             client_order_id=cid, symbol=w.symbol, side=w.side.value, order_type=order_type.value,
             qty=w.remaining, limit_price=price, step=step, ratio=ratio, bid=bid, ask=ask, at=now,
+            wait_seconds=w.profile.step_wait_seconds if ratio is not None
+            else w.profile.market_wait_seconds,
         ))
         request = OrderRequest(cid, w.symbol, w.side, w.remaining, order_type, price)
         try:

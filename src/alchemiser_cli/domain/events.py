@@ -91,6 +91,9 @@ class OrderSubmitting(Event):
     bid: Decimal | None
     ask: Decimal | None
     at: datetime
+    #: How long the walk lets this order rest before its next step (or, for the final
+    #: step, before it cancels what is left); None when not known (older journals).
+    wait_seconds: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

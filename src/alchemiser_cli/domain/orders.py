@@ -114,6 +114,7 @@ class Account:
     buying_power: Decimal
     trading_blocked: bool
     account_blocked: bool
+    number: str = ""  # the broker's account number (Alpaca: account_number), shown to confirm
 
     @property
     def active(self) -> bool:

@@ -410,6 +410,15 @@ class Journal:
             (escaped + "%",)).fetchall()
         return _run_row(rows[0]) if len(rows) == 1 else None
 
+    def runs_matching(self, prefix: str, limit: int = 10) -> list[RunRow]:
+        """The newest ``limit`` runs whose id starts with ``prefix`` (to list candidates)."""
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self._db.execute(
+            f"SELECT {_RUN_COLUMNS} FROM runs "  # noqa: S608 - a constant column list
+            "WHERE run_id LIKE ? ESCAPE '\\' ORDER BY seq DESC LIMIT ?",
+            (escaped + "%", limit)).fetchall()
+        return [_run_row(r) for r in rows]
+
     def mark_interrupted(self) -> list[str]:
         """Mark runs left 'running' by a process of this host that no longer exists (a
         crash, kill -9). A run whose process is still alive (a `quote --watch` in another

@@ -97,6 +97,7 @@ def account(raw: dict[str, Any]) -> Account:
         buying_power=dec(raw.get("buying_power"), "buying_power"),
         trading_blocked=bool(raw.get("trading_blocked")),
         account_blocked=bool(raw.get("account_blocked")),
+        number=str(raw.get("account_number") or ""),
     )
 
 

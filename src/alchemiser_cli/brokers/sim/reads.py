@@ -64,6 +64,7 @@ class AccountReads:
                 buying_power=self.buying_power(),
                 trading_blocked=self.state.faults.account_blocked,
                 account_blocked=False,
+                number="SIMULATOR",
             )
         finally:
             self._after_call()

@@ -45,7 +45,7 @@ def accounts(
              f"{i.notify} on {i.notify_on}" if i.notify else "-",
              i.problem or i.reachable or ("-" if not check else "")] for i in infos]
     term.table("Accounts", ["Account", "Mode", "Credentials", "Key", "Feed", "Alerts", "State"],
-               rows, [asdict(i) for i in infos])
+               rows, [asdict(i) for i in infos], event="account")
     bad = any(i.problem is not None or (check and not (i.reachable or "").startswith("reachable"))
               for i in infos)
     if bad:

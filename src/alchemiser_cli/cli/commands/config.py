@@ -23,7 +23,8 @@ def show(ctx: Context, json_out: JsonOpt = False) -> None:
         where = settings.config_file or "none (defaults and environment only)"
         term.line(f"config file: {where}")
     term.table("", ["Key", "Value", "Source"], [[r.key, r.value, r.source] for r in rows],
-               [{"key": r.key, "value": r.value, "source": r.source} for r in rows])
+               [{"key": r.key, "value": r.value, "source": r.source} for r in rows],
+               event="setting")
 
 
 @config_app.command("path")

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from alchemiser_cli.cli.context import AppContext
-from alchemiser_cli.cli.options import BrokerName, JsonOpt
+from alchemiser_cli.cli.options import BrokerName, JsonOpt, WideOpt
 from alchemiser_cli.domain.errors import UsageError
 
 _RELATIVE = re.compile(r"^([0-9]{1,12})([mhdw])$")
@@ -72,9 +72,13 @@ def metrics(
         term.info("simulator runs left out (add --broker sim to see them)")
     if prom or output is not None:
         if json_out:
-            import json
+            from alchemiser_cli.cli.render.jsonout import JsonWriter
 
-            text = json.dumps(m.to_dict(), sort_keys=True) + "\n"
+            lines: list[str] = []
+            from alchemiser_cli.cli.render.terminal import metrics_fields
+
+            JsonWriter(lines.append).record("metrics", metrics_fields(m))
+            text = "\n".join(lines) + "\n"
         else:
             text = prometheus_text(settings, parse_since(since, datetime.now(UTC)),
                                    brokers=brokers)
@@ -94,32 +98,41 @@ def runs(
     limit: Annotated[int, typer.Option(help="How many runs, newest first.", min=1,
                                        max=MAX_RUNS)] = 20,
     json_out: JsonOpt = False,
+    wide: WideOpt = False,
     broker: BrokerFilterOpt = None,
 ) -> None:
     """Recent runs from the journal: id, command, broker, status, exit code."""
     from alchemiser_cli.api import recent_runs
+    from alchemiser_cli.cli.render.tables import Column, TableView
+    from alchemiser_cli.cli.render.terminal import run_fields
 
     app: AppContext = ctx.obj
     rows = recent_runs(app.settings(), limit, brokers=[b.value for b in broker or []])
-    term = app.terminal(json_out)
-    term.table("", ["Run", "Command", "Broker", "Account", "Started", "Status", "Exit"],
-               [[r.run_id, r.command, r.broker, r.account or "-",
-                 (r.wall_started_at or r.started_at)[:19], r.status,
-                 "-" if r.exit_code is None else str(r.exit_code)] for r in rows],
-               [{"run_id": r.run_id, "command": r.command, "broker": r.broker,
-                 "account": r.account, "started_at": r.wall_started_at or r.started_at,
-                 "run_clock_started_at": r.started_at, "finished_at": r.finished_at,
-                 "status": r.status, "exit_code": r.exit_code} for r in rows])
+    term = app.terminal(json_out, wide=wide)
+    if json_out:
+        for r in rows:
+            term.record("run", run_fields(r))
+        return
+    term.show(TableView("", (
+        Column("Run"), Column("Command"), Column("Broker"), Column("Account", optional=True),
+        Column("Started (UTC)"), Column("Status"), Column("Exit", True)), [
+        [r.run_id, r.command, r.broker, r.account or "",
+         (r.wall_started_at or r.started_at)[:19 if wide else 16].replace("T", " "), r.status,
+         "-" if r.exit_code is None else str(r.exit_code)] for r in rows]))
 
 
 def show(
     ctx: typer.Context,
     run_id: Annotated[str, typer.Argument(metavar="RUN", help="A run id (a unique prefix works).")],
+    events: Annotated[bool, typer.Option(
+        "--events", help="Also the event log: every quote, submission, update, fill and check.")
+    ] = False,
     json_out: JsonOpt = False,
+    wide: WideOpt = False,
 ) -> None:
     """Full audit of one run: every quote, step, order, fill, validation and check."""
     from alchemiser_cli.api import run_audit
 
     app: AppContext = ctx.obj
-    run, events = run_audit(app.settings(), run_id)
-    app.terminal(json_out).audit(run, events)
+    run, journaled = run_audit(app.settings(), run_id)
+    app.terminal(json_out, wide=wide).audit(run, journaled, show_events=events)

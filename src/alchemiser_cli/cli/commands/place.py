@@ -5,7 +5,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from alchemiser_cli.cli.context import AppContext, confirm_live, run_async
+from alchemiser_cli.cli.context import (
+    AppContext,
+    Relay,
+    confirm_live,
+    require_confirmable,
+    run_async,
+)
 from alchemiser_cli.cli.options import (
     CancelOrphansOpt,
     JsonOpt,
@@ -13,12 +19,15 @@ from alchemiser_cli.cli.options import (
     NotifyOpt,
     PaperOpt,
     SimOpt,
+    WideOpt,
     YesOpt,
 )
 from alchemiser_cli.domain.errors import ExitCode, UsageError
 from alchemiser_cli.domain.intents import CloseType, Side, Urgency
 
 if TYPE_CHECKING:  # imported lazily: `alch --help` must stay fast
+    from alchemiser_cli.domain.intents import OrderIntent
+    from alchemiser_cli.domain.quotes import AssessedQuote
     from alchemiser_cli.domain.results import ExecutionResult
 
 
@@ -38,6 +47,7 @@ def place(
     live: LiveOpt = False,
     yes: YesOpt = False,
     json_out: JsonOpt = False,
+    wide: WideOpt = False,
     cancel_orphans: CancelOrphansOpt = False,
     notify: NotifyOpt = None,
 ) -> None:
@@ -60,18 +70,41 @@ def place(
         raise UsageError(str(exc)) from exc
     mode = app.mode(sim, paper, live)
     settings = app.settings()
-    term = app.terminal(json_out)
-    confirm_live(mode, yes, term, intent.describe())
+    term = app.terminal(json_out, wide=wide)
+    ask = require_confirmable(mode, yes, term)  # exit 6 here, before anything
 
     async def main() -> "ExecutionResult":
-        with term.live_events(f"alch place {intent.describe()} [{mode}]") as observer:
-            async with open_session(mode, settings=settings, observer=watch.observe(observer),
-                                    live=True) as session:  # --live was confirmed above
+        relay = Relay()
+        async with open_session(mode, settings=settings, observer=watch.observe(relay),
+                                live=True) as session:
+            if ask:  # the order, the market and the account, then the typed confirmation
+                [quote] = await session.quote([intent.symbol])
+                await confirm_live(term, await session.account(), preview(intent, quote))
+            with term.live_events(f"alch place {intent.describe()} [{mode}]",
+                                  done_lines=True) as relay.target:
                 return await session.place(intent, cancel_orphans=cancel_orphans)
 
     result = run_async(mode, main, settings)
+    if json_out:
+        term.summary(result.ok, int(result.exit_code), command="place",
+                     symbol=result.intent.symbol, side=result.intent.side.value,
+                     status=result.status.value, requested_qty=result.requested_qty,
+                     filled_qty=result.filled_qty, avg_price=result.avg_price,
+                     slippage_bps=result.slippage_bps, error=result.error)
     if result.error:
         term.error(result.error)
     if result.exit_code is not ExitCode.OK:
         raise typer.Exit(int(result.exit_code))
 
+
+def preview(intent: "OrderIntent", quote: "AssessedQuote") -> str:
+    """What a live order will do, at today's prices."""
+    from alchemiser_cli.cli.render.formats import money, price
+
+    text = f"{intent.describe()}: bid {price(quote.bid)}, ask {price(quote.ask)}"
+    far = quote.ask if intent.side.value == "buy" else quote.bid
+    if intent.notional is not None:
+        return f"{text}, about {money(intent.notional)}"
+    if intent.quantity is not None and quote.usable:
+        return f"{text}, about {money(intent.quantity * far)}"  # at the far touch
+    return text

@@ -1,12 +1,13 @@
 """`alch quote`: streaming-first quotes with source, age, spread and zero-side flags."""
 
 
+from datetime import datetime
 from typing import Annotated
 
 import typer
 
 from alchemiser_cli.cli.context import AppContext, run_async
-from alchemiser_cli.cli.options import JsonOpt, PaperOpt, ReadLiveOpt, SimOpt
+from alchemiser_cli.cli.options import JsonOpt, PaperOpt, ReadLiveOpt, SimOpt, WideOpt
 from alchemiser_cli.domain.errors import ExitCode, UsageError
 
 
@@ -19,10 +20,11 @@ def quote(
     paper: PaperOpt = False,
     live: ReadLiveOpt = False,
     json_out: JsonOpt = False,
+    wide: WideOpt = False,
 ) -> None:
     """Show quotes: stream first, REST fallback; flags stale, crossed and zero-sided quotes."""
     from alchemiser_cli.api import open_session
-    from alchemiser_cli.cli.render import fmt, price
+    from alchemiser_cli.cli.render.tables import quote_fields, quote_view
     from alchemiser_cli.domain.errors import RunInterrupted
     from alchemiser_cli.domain.quotes import AssessedQuote
 
@@ -31,35 +33,28 @@ def quote(
         raise UsageError("--interval must be more than 0 and at most 3600 seconds")
     mode = app.mode(sim, paper, live)
     settings = app.settings()
-    term = app.terminal(json_out)
+    term = app.terminal(json_out, wide=wide)
 
-    def show(quotes: list[AssessedQuote]) -> None:
-        rows = []
-        objs = []
+    def records(quotes: list[AssessedQuote]) -> None:
         for q in quotes:
-            flags = [f for f, on in (("zero-bid", q.zero_bid), ("zero-ask", q.zero_ask)) if on]
-            state = q.problem.value if q.problem else "ok"
-            rows.append([q.symbol, q.source.value, price(q.bid), price(q.ask),
-                         price(q.mid) if q.usable else "-",
-                         fmt(q.spread_bps) if q.usable else "-", f"{q.age_seconds:.1f}s",
-                         ",".join(flags) or "-", state])
-            objs.append({"symbol": q.symbol, "source": q.source.value, "bid": str(q.bid),
-                         "ask": str(q.ask), "mid": str(q.mid) if q.usable else None,
-                         "spread_bps": str(q.spread_bps) if q.usable else None,
-                         "age_seconds": q.age_seconds, "zero_bid": q.zero_bid,
-                         "zero_ask": q.zero_ask, "usable": q.usable,
-                         "problem": q.problem.value if q.problem else None})
-        term.table("", ["Symbol", "Source", "Bid", "Ask", "Mid", "Spread bps", "Age", "Flags",
-                        "State"], rows, objs)
+            term.record("quote", quote_fields(q))
 
     async def main() -> bool:
-        async with open_session(mode, settings=settings, live=True, lock=False) as session:
+        async with open_session(mode, settings=settings, live=True, lock=False,
+                                observer=term.writer.follow) as session:
             if not watch:
                 quotes = await session.quote(symbols)
-                show(quotes)
+                records(quotes) if json_out else term.show(quote_view(quotes))
                 return all(q.usable for q in quotes)
-            async for quotes in session.watch_quotes(symbols, interval):
-                show(quotes)
+            if json_out:
+                async for quotes in session.watch_quotes(symbols, interval):
+                    records(quotes)
+                return True
+            with term.refreshing() as draw:
+                async for quotes in session.watch_quotes(symbols, interval):
+                    stamp = datetime.now().astimezone().strftime("%H:%M:%S")
+                    draw(quote_view(quotes, f"quotes at {stamp}, every {interval:g}s "
+                                            "(Ctrl-C to stop)"))
         return True
 
     try:
@@ -74,4 +69,7 @@ def quote(
             return  # Ctrl-C is how a watch ends: nothing to report, nothing was placed
         raise
     if not ok:
+        if json_out:
+            term.summary(False, int(ExitCode.FAILED), command="quote",
+                         error="a quote is not usable")
         raise typer.Exit(int(ExitCode.FAILED))

@@ -107,16 +107,23 @@ def status(
     open_orders = [o for o in state.orders.values()
                    if o.status not in {"filled", "canceled", "rejected", "expired", "replaced"}]
     if json_out:
-        term.json({"now": state.now, "cash": state.cash,
-                   "positions": {k: v.qty for k, v in sorted(state.positions.items())},
+        from alchemiser_cli.cli.render.jsonout import decimals
+
+        term.record("sim_status", {"now": state.now, "cash": decimals(state.cash),
+                   "positions": decimals({k: v.qty for k, v in sorted(state.positions.items())}),
                    "open_orders": [asdict(o) for o in open_orders],
                    "orders": len(state.orders), "faults": asdict(state.faults),
                    "active_faults": active, **extra})
         return
-    term.line(f"time {state.now}  cash {state.cash}  orders {len(state.orders)} "
-              f"({len(open_orders)} open)")
+    from decimal import Decimal
+
+    from alchemiser_cli.cli.render.formats import money, qty
+
+    term.line(f"time {state.now[:19].replace('T', ' ')}  cash {money(Decimal(state.cash))}  "
+              f"orders {len(state.orders)} ({len(open_orders)} open)")
     term.table("Positions", ["Symbol", "Qty"],
-               [[k, v.qty] for k, v in sorted(state.positions.items())])
+               [[k, qty(Decimal(v.qty))] for k, v in sorted(state.positions.items())],
+               numbers=("Qty",))
     term.line("faults: " + (json.dumps(active, sort_keys=True) if active else "none"))
     if url:
         counts = extra["requests"]

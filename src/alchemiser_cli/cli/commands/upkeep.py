@@ -9,7 +9,7 @@ import typer
 
 from alchemiser_cli.cli.commands.history import BrokerFilterOpt, default_brokers, parse_since
 from alchemiser_cli.cli.context import AppContext
-from alchemiser_cli.cli.options import JsonOpt
+from alchemiser_cli.cli.options import JsonOpt, WideOpt
 from alchemiser_cli.domain.errors import UsageError
 
 FILL_COLUMNS = ("time", "account", "broker", "symbol", "side", "qty", "price", "order_id",
@@ -32,9 +32,8 @@ def prune(
     result = prune_journal(app.settings(), bound, dry_run=dry_run)
     term = app.terminal(json_out)
     if json_out:
-        term.json({"event": "summary", "ok": True, "exit_code": 0, "dry_run": dry_run,
-                   "runs": result.runs, "events": result.events, "orders": result.orders,
-                   "before": result.before})
+        term.summary(True, 0, command="prune", dry_run=dry_run, runs=result.runs,
+                     events=result.events, orders=result.orders, before=result.before)
         return
     verb = "would delete" if dry_run else "deleted"
     term.line(f"{verb} {result.runs} run(s), {result.events} event(s) and {result.orders} "
@@ -49,11 +48,11 @@ def fills(
     json_out: JsonOpt = False,
     output: Annotated[Path | None, typer.Option(help="Write to this file (atomically).")] = None,
     broker: BrokerFilterOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """Export fills for accounting: time, account, symbol, side, qty, price, order and run."""
     import csv
     import io
-    import json
 
     from alchemiser_cli.api import export_fills, journal_brokers
 
@@ -74,13 +73,29 @@ def fills(
         writer.writerows(records)
         text = buffer.getvalue()
     elif json_out:
-        text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in records)
+        from alchemiser_cli.cli.render.jsonout import JsonWriter, decimals
+
+        lines: list[str] = []
+        json_lines = JsonWriter(lines.append)
+        for r in records:
+            fields = {**r, "qty": decimals(r["qty"]), "price": decimals(r["price"])}
+            json_lines.emit("fill", {k: v for k, v in fields.items() if k != "time"},
+                            at=str(r["time"]))
+        text = "".join(line + "\n" for line in lines)
     else:
-        term = app.terminal(False)
-        term.table("Fills", ["Time", "Account", "Broker", "Symbol", "Side", "Qty", "Price",
-                             "Run"],
-                   [[r["time"][:19], r["account"] or "-", r["broker"], r["symbol"], r["side"],
-                     r["qty"], r["price"], r["run_id"]] for r in records])
+        from decimal import Decimal
+
+        from alchemiser_cli.cli.render.formats import price, qty
+        from alchemiser_cli.cli.render.tables import Column, TableView
+
+        term = app.terminal(False, wide=wide)
+        term.show(TableView("Fills", (
+            Column("Time (UTC)"), Column("Account", wide=True), Column("Broker"),
+            Column("Symbol"), Column("Side"), Column("Qty", True), Column("Price", True),
+            Column("Run")), [
+            [r["time"][:16].replace("T", " "), r["account"] or "-", r["broker"], r["symbol"],
+             r["side"], qty(Decimal(r["qty"])), price(Decimal(r["price"])), r["run_id"]]
+            for r in records]))
         return
     if output is not None:
         from alchemiser_cli.cli.files import write_atomically

@@ -40,7 +40,7 @@ def verify(
 
         checks = run_async(mode, main, settings)
     term = app.terminal(json_out)
-    term.checklist(f"alch verify [{mode}]", checks)
     code = verify_exit_code(checks)
+    term.checklist(f"alch verify [{mode}]", checks, int(code))
     if code is not ExitCode.OK:
         raise typer.Exit(int(code))
