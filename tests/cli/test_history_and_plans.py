@@ -107,7 +107,7 @@ def test_runs_and_show_give_the_full_audit_of_a_run(capsys):
     assert lines[5].split() == ["AAPL", "sell", "20.5852", "20.5852", "228.48", "0.09", "filled",
                                 "pass"]
     assert lines[-1] == "portfolio check: passed"
-    assert len(lines) == 13 and shown.err == "75 event(s): alch show RUN --events for the log\n"
+    assert len(lines) == 13 and shown.err == "76 event(s): alch show RUN --events for the log\n"
     log = alch(capsys, "show", rebalance_id[:14], "--events").out.splitlines()
     assert log[:13] == lines and log[13] == ""
     kinds = {line.split()[1] for line in log[14:]}
