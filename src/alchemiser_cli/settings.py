@@ -34,6 +34,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from alchemiser_cli.credentials import UNPRINTABLE, with_account
 from alchemiser_cli.domain.intents import Urgency
 from alchemiser_cli.domain.ladder import (
     FinalStep,
@@ -272,7 +273,7 @@ class Settings(BaseSettings):
     @field_validator("api_key_id", "api_secret_key")
     @classmethod
     def _printable_credentials(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
-        if value is not None and _UNPRINTABLE.search(value.get_secret_value()):
+        if value is not None and UNPRINTABLE.search(value.get_secret_value()):
             name = "APCA_API_KEY_ID" if info.field_name == "api_key_id" else "APCA_API_SECRET_KEY"
             raise ValueError(
                 f"{name} contains a space, tab, carriage return, line feed or other control "
@@ -327,7 +328,6 @@ class Settings(BaseSettings):
 
 
 _config_path_hint: dict[str, Path | None] = {}
-_UNPRINTABLE = re.compile(r"[\s\x00-\x1f\x7f]")
 
 #: ``ALCH_*`` variables read outside the settings model (see the README).
 OTHER_ENVIRONMENT = frozenset({"CONFIG", "DEBUG", "LONG_TESTS", "SIM_KEY", "SIM_SECRET",
@@ -382,125 +382,3 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         _config_path_hint.clear()
     settings._config_file = path
     return with_account(settings, settings.account, os.environ)
-
-
-def value_sources(settings: Settings, overrides: Mapping[str, Any],
-                  environ: Mapping[str, str]) -> dict[str, str]:
-    """Where each top-level key or ``section.key`` got its value: a flag, an environment
-    variable, the config file, the account, or the default."""
-    import tomllib
-
-    file_keys: set[str] = set()
-    if settings.config_file is not None:
-        raw = tomllib.loads(settings.config_file.read_text())
-        for key, value in raw.items():
-            file_keys.add(key)
-            if isinstance(value, dict):
-                file_keys.update(f"{key}.{inner}" for inner in value)
-                file_keys.update(f"{key}.{inner}.{leaf}" for inner, sub in value.items()
-                                 if isinstance(sub, dict) for leaf in sub)
-    aliases = {"api_key_id": ("APCA_API_KEY_ID", "ALCH_API_KEY_ID"),
-               "api_secret_key": ("APCA_API_SECRET_KEY", "ALCH_API_SECRET_KEY")}
-
-    def source(key: str) -> str:
-        top = key.split(".", 1)[0]
-        if overrides.get(top) is not None:
-            return "flag"
-        names = (*aliases.get(key, ()), f"ALCH_{key.upper().replace('.', '__')}")
-        for name in names:
-            if name in environ:
-                return f"env {name}"
-        if settings.account and key in ("api_key_id", "api_secret_key", "feed", "trading_url",
-                                         "data_url", "data_stream_url", "trading_stream_url"):
-            account = settings.accounts[settings.account]
-            if key.startswith("api_") or getattr(account, key, None) is not None:
-                return f"account {settings.account}"
-        if key in file_keys:
-            return f"file {settings.config_file}"
-        return "default"
-
-    return {key: source(key) for key in flat_settings(settings)}
-
-
-def flat_settings(settings: Settings) -> dict[str, Any]:
-    """Every setting as ``key`` or ``section.key`` (profiles as ``profiles.NAME.key``)."""
-    out: dict[str, Any] = {}
-    for name in Settings.model_fields:
-        value = getattr(settings, name)
-        if isinstance(value, BaseModel):
-            for inner in type(value).model_fields:
-                out[f"{name}.{inner}"] = getattr(value, inner)
-        elif name == "profiles":
-            for urgency, profile in value.items():
-                for inner in type(profile).model_fields:
-                    out[f"profiles.{urgency}.{inner}"] = getattr(profile, inner)
-        elif name != "accounts":
-            out[name] = value
-    return out
-
-
-def with_account(settings: Settings, name: str | None, environ: Mapping[str, str]) -> Settings:
-    """``settings`` working on account ``name``: its credentials, feed and URLs in place.
-
-    Raises ValueError (a configuration error) for an unknown account, a credentials
-    variable that is not set, or a credentials file others can read.
-    """
-    if name is None:
-        return settings
-    account = settings.accounts.get(name)
-    if account is None:
-        known = ", ".join(sorted(settings.accounts)) or "none are configured"
-        raise ValueError(f"unknown account {name!r} (accounts: {known})")
-    key, secret = account_credentials(name, account, environ)
-    update: dict[str, Any] = {"account": name, "api_key_id": SecretStr(key),
-                              "api_secret_key": SecretStr(secret)}
-    for field in ("feed", "trading_url", "data_url", "data_stream_url", "trading_stream_url"):
-        if getattr(account, field) is not None:
-            update[field] = getattr(account, field)
-    return settings.model_copy(update=update)
-
-
-def account_credentials(name: str, account: AccountSettings,
-                        environ: Mapping[str, str]) -> tuple[str, str]:
-    """The key id and secret of an account, from its variables or its credentials file."""
-    if account.credentials_file is not None:
-        values = read_credentials_file(account.credentials_file)
-        key = values.get("APCA_API_KEY_ID", "")
-        secret = values.get("APCA_API_SECRET_KEY", "")
-        where = str(account.credentials_file)
-    elif account.key_id_env and account.secret_key_env:
-        key = environ.get(account.key_id_env, "")
-        secret = environ.get(account.secret_key_env, "")
-        where = f"{account.key_id_env} / {account.secret_key_env}"
-    else:
-        raise ValueError(f"accounts.{name}: give key_id_env and secret_key_env, or "
-                         "credentials_file")
-    if not key or not secret:
-        raise ValueError(f"accounts.{name}: no credentials in {where}")
-    for value, label in ((key, "key id"), (secret, "secret")):
-        if _UNPRINTABLE.search(value):
-            raise ValueError(f"accounts.{name}: the {label} in {where} contains a space or a "
-                             "control character (CRLF line endings?); the value is not shown")
-    return key, secret
-
-
-def read_credentials_file(path: Path) -> dict[str, str]:
-    """``KEY=VALUE`` lines (``#`` comments allowed); the file must be readable by its owner
-    only (mode 600 or 400), like an ssh key."""
-    try:
-        mode = path.stat().st_mode
-    except OSError as exc:
-        raise ValueError(f"credentials file {path}: {exc.strerror or exc}") from None
-    if mode & 0o077:
-        raise ValueError(f"credentials file {path} is readable by others (mode "
-                         f"{mode & 0o777:o}); chmod 600 it")
-    values: dict[str, str] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        key, sep, value = stripped.partition("=")
-        if not sep:
-            raise ValueError(f"credentials file {path}: expected KEY=VALUE lines")
-        values[key.strip().removeprefix("export ").strip()] = value.strip().strip('"').strip("'")
-    return values

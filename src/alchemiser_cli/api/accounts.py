@@ -30,7 +30,7 @@ def list_accounts(settings: Settings) -> list[AccountInfo]:
     """The ``[accounts.NAME]`` tables, with whether their credentials are present."""
     import os
 
-    from alchemiser_cli.settings import with_account
+    from alchemiser_cli.credentials import with_account
 
     infos = []
     for name, acc in sorted(settings.accounts.items()):
@@ -52,8 +52,8 @@ async def check_account(settings: Settings, name: str) -> str:
     import os
 
     from alchemiser_cli.brokers.port import BrokerError
+    from alchemiser_cli.credentials import with_account
     from alchemiser_cli.domain.errors import AlchError
-    from alchemiser_cli.settings import with_account
 
     try:
         resolved = with_account(settings, name, os.environ)
@@ -83,7 +83,7 @@ def describe_settings(settings: Settings, flags: dict[str, Any] | None = None) -
 
     from pydantic import SecretStr
 
-    from alchemiser_cli.settings import flat_settings, value_sources
+    from alchemiser_cli.settings_sources import flat_settings, value_sources
 
     sources = value_sources(settings, flags or {}, os.environ)
     out = []

@@ -1,0 +1,85 @@
+"""Credentials of named accounts (``[accounts.NAME]``): from environment variables or a
+credentials file readable by its owner only, checked for stray whitespace and control
+characters; and settings switched to one account."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import SecretStr
+
+if TYPE_CHECKING:
+    from alchemiser_cli.settings import AccountSettings, Settings
+
+#: What a key id or secret may not contain (an env file saved with CRLF line endings...).
+UNPRINTABLE = re.compile(r"[\s\x00-\x1f\x7f]")
+
+
+def with_account(settings: Settings, name: str | None, environ: Mapping[str, str]) -> Settings:
+    """``settings`` working on account ``name``: its credentials, feed and URLs in place.
+
+    Raises ValueError (a configuration error) for an unknown account, a credentials
+    variable that is not set, or a credentials file others can read.
+    """
+    if name is None:
+        return settings
+    account = settings.accounts.get(name)
+    if account is None:
+        known = ", ".join(sorted(settings.accounts)) or "none are configured"
+        raise ValueError(f"unknown account {name!r} (accounts: {known})")
+    key, secret = account_credentials(name, account, environ)
+    update: dict[str, Any] = {"account": name, "api_key_id": SecretStr(key),
+                              "api_secret_key": SecretStr(secret)}
+    for field in ("feed", "trading_url", "data_url", "data_stream_url", "trading_stream_url"):
+        if getattr(account, field) is not None:
+            update[field] = getattr(account, field)
+    return settings.model_copy(update=update)
+
+
+def account_credentials(name: str, account: AccountSettings,
+                        environ: Mapping[str, str]) -> tuple[str, str]:
+    """The key id and secret of an account, from its variables or its credentials file."""
+    if account.credentials_file is not None:
+        values = read_credentials_file(account.credentials_file)
+        key = values.get("APCA_API_KEY_ID", "")
+        secret = values.get("APCA_API_SECRET_KEY", "")
+        where = str(account.credentials_file)
+    elif account.key_id_env and account.secret_key_env:
+        key = environ.get(account.key_id_env, "")
+        secret = environ.get(account.secret_key_env, "")
+        where = f"{account.key_id_env} / {account.secret_key_env}"
+    else:
+        raise ValueError(f"accounts.{name}: give key_id_env and secret_key_env, or "
+                         "credentials_file")
+    if not key or not secret:
+        raise ValueError(f"accounts.{name}: no credentials in {where}")
+    for value, label in ((key, "key id"), (secret, "secret")):
+        if UNPRINTABLE.search(value):
+            raise ValueError(f"accounts.{name}: the {label} in {where} contains a space or a "
+                             "control character (CRLF line endings?); the value is not shown")
+    return key, secret
+
+
+def read_credentials_file(path: Path) -> dict[str, str]:
+    """``KEY=VALUE`` lines (``#`` comments allowed); the file must be readable by its owner
+    only (mode 600 or 400), like an ssh key."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise ValueError(f"credentials file {path}: {exc.strerror or exc}") from None
+    if mode & 0o077:
+        raise ValueError(f"credentials file {path} is readable by others (mode "
+                         f"{mode & 0o777:o}); chmod 600 it")
+    values: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        key, sep, value = stripped.partition("=")
+        if not sep:
+            raise ValueError(f"credentials file {path}: expected KEY=VALUE lines")
+        values[key.strip().removeprefix("export ").strip()] = value.strip().strip('"').strip("'")
+    return values
