@@ -37,7 +37,7 @@ _EXPORTS: dict[str, str] = {
     "RebalanceReport": "alchemiser_cli.core.rebalance",
     "PlannedTrade": "alchemiser_cli.domain.sizing", "Action": "alchemiser_cli.domain.sizing",
     "CheckRow": "alchemiser_cli.domain.events", "Metrics": "alchemiser_cli.core.metrics",
-    "RunRow": "alchemiser_cli.journal.store",
+    "RunRow": "alchemiser_cli.journal.rows",
     # following a run live
     "Event": "alchemiser_cli.domain.events", "Observer": "alchemiser_cli.domain.events",
     # errors, each with its documented exit code
@@ -151,7 +151,7 @@ if TYPE_CHECKING:  # the real types, for type checkers and editors
         ValidationResult,
     )
     from alchemiser_cli.domain.sizing import Action, PlannedTrade
-    from alchemiser_cli.journal.store import RunRow
+    from alchemiser_cli.journal.rows import RunRow
     from alchemiser_cli.settings import Settings
 
 

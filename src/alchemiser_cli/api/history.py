@@ -13,7 +13,7 @@ from alchemiser_cli.core.session import open_journal
 from alchemiser_cli.domain.errors import (
     UsageError,
 )
-from alchemiser_cli.journal.store import FillRow, PruneResult, RunFilter, RunRow
+from alchemiser_cli.journal.rows import FillRow, PruneResult, RunFilter, RunRow
 from alchemiser_cli.settings import Settings
 
 

@@ -15,7 +15,6 @@ import sqlite3
 import string
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -31,35 +30,16 @@ from alchemiser_cli.domain.events import (
     RunStarted,
     StepFinished,
 )
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, command TEXT NOT NULL, broker TEXT NOT NULL,
-    started_at TEXT NOT NULL, finished_at TEXT, status TEXT NOT NULL, exit_code INTEGER,
-    summary TEXT, pid INTEGER
-);
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, kind TEXT NOT NULL,
-    symbol TEXT, client_order_id TEXT, data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_run ON events(run_id, kind);
-CREATE TABLE IF NOT EXISTS orders (
-    client_order_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, symbol TEXT NOT NULL,
-    side TEXT NOT NULL, order_type TEXT NOT NULL, step INTEGER NOT NULL, qty TEXT NOT NULL,
-    limit_price TEXT, state TEXT NOT NULL, order_id TEXT, filled_qty TEXT, avg_price TEXT,
-    created_at TEXT NOT NULL, updated_at TEXT NOT NULL
-);
-"""
-
-#: Columns added after the first release, applied to older journals in order
-#: (``PRAGMA user_version`` counts how many have been applied).
-MIGRATIONS = (
-    "ALTER TABLE runs ADD COLUMN host TEXT",
-    "ALTER TABLE runs ADD COLUMN wall_started_at TEXT",
-    "ALTER TABLE runs ADD COLUMN wall_finished_at TEXT",
-    "ALTER TABLE runs ADD COLUMN account TEXT",
+from alchemiser_cli.journal.rows import (
+    RUN_COLUMNS,
+    WALL_START,
+    FillRow,
+    PruneResult,
+    RunFilter,
+    RunRow,
+    run_row,
 )
+from alchemiser_cli.journal.schema import MIGRATIONS, SCHEMA
 
 _ALPHABET = string.ascii_lowercase + string.digits
 
@@ -70,22 +50,6 @@ class JournalError(ConfigError):
 
 def this_host() -> str:
     return socket.gethostname() or "localhost"
-
-
-@dataclass(frozen=True, slots=True)
-class RunRow:
-    run_id: str
-    command: str
-    broker: str
-    started_at: str
-    finished_at: str | None
-    status: str
-    exit_code: int | None
-    summary: dict[str, Any]
-    account: str | None = None
-    wall_started_at: str | None = None  # wall clock (started_at is the run's own clock)
-    host: str | None = None
-    wall_finished_at: str | None = None
 
 
 def _alive(pid: int | None) -> bool:
@@ -100,66 +64,6 @@ def _alive(pid: int | None) -> bool:
     except PermissionError:
         return True  # someone else's process with that pid
     return True
-
-
-_RUN_COLUMNS = ("run_id, command, broker, started_at, finished_at, status, exit_code, summary, "
-                "account, COALESCE(wall_started_at, started_at), host, wall_finished_at")
-#: When a run started, on the wall clock (older journals only have the run's own clock).
-_WALL_START = "COALESCE(r.wall_started_at, r.started_at)"
-
-
-def _run_row(r: tuple[Any, ...]) -> RunRow:
-    return RunRow(run_id=r[0], command=r[1], broker=r[2], started_at=r[3], finished_at=r[4],
-                  status=r[5], exit_code=r[6], summary=json.loads(r[7]) if r[7] else {},
-                  account=r[8], wall_started_at=r[9], host=r[10], wall_finished_at=r[11])
-
-
-@dataclass(frozen=True, slots=True)
-class RunFilter:
-    """Which runs a reader wants: by wall-clock start, account and broker (sim, paper, live)."""
-
-    since: str | None = None  # ISO wall-clock lower bound
-    account: str | None = None
-    brokers: tuple[str, ...] = ()
-
-    def sql(self) -> tuple[str, list[Any]]:
-        clauses, args = [], []
-        if self.since is not None:
-            clauses.append(f"{_WALL_START} >= ?")
-            args.append(self.since)
-        if self.account == "":  # runs that named no account
-            clauses.append("r.account IS NULL")
-        elif self.account is not None:
-            clauses.append("r.account = ?")
-            args.append(self.account)
-        if self.brokers:
-            clauses.append(f"r.broker IN ({','.join('?' * len(self.brokers))})")
-            args.extend(self.brokers)
-        return "".join(f" AND {c}" for c in clauses), args
-
-
-@dataclass(frozen=True, slots=True)
-class FillRow:
-    """What one order of a run filled (its quantity and average price), for accounting."""
-
-    at: str
-    account: str | None
-    broker: str
-    run_id: str
-    symbol: str
-    side: str
-    qty: str
-    price: str
-    order_id: str
-    client_order_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class PruneResult:
-    runs: int
-    events: int
-    orders: int
-    before: str
 
 
 class Journal:
@@ -292,9 +196,9 @@ class Journal:
     def runs(self, limit: int = 20, where: RunFilter | None = None) -> list[RunRow]:
         clause, args = (where or RunFilter()).sql()
         rows = self._db.execute(
-            f"SELECT {_RUN_COLUMNS} FROM runs r WHERE 1=1{clause} "  # noqa: S608 - built here
+            f"SELECT {RUN_COLUMNS} FROM runs r WHERE 1=1{clause} "  # noqa: S608 - built here
             "ORDER BY seq DESC LIMIT ?", (*args, limit)).fetchall()
-        return [_run_row(r) for r in rows]
+        return [run_row(r) for r in rows]
 
     def events(self, run_id: str | None = None, kinds: tuple[str, ...] = (),
                since: str | None = None, where: RunFilter | None = None) -> list[dict[str, Any]]:
@@ -308,7 +212,7 @@ class Journal:
             sql += f" AND e.kind IN ({','.join('?' * len(kinds))})"
             args.extend(kinds)
         if since is not None:
-            sql += f" AND {_WALL_START} >= ?"
+            sql += f" AND {WALL_START} >= ?"
             args.append(since)
         sql += " ORDER BY e.seq"
         return [json.loads(r[0]) for r in self._db.execute(sql, args).fetchall()]
@@ -363,7 +267,7 @@ class Journal:
         with self._tx() as db:
             ids = [r[0] for r in db.execute(
                 "SELECT run_id FROM runs r WHERE status != 'running' "  # noqa: S608
-                f"AND {_WALL_START} < ?", (before,)).fetchall()]
+                f"AND {WALL_START} < ?", (before,)).fetchall()]
             marks = ",".join("?" * len(ids))
 
             def count(table: str) -> int:
@@ -393,10 +297,10 @@ class Journal:
         """The newest run of each (account, broker, command)."""
         clause, args = (where or RunFilter()).sql()
         rows = self._db.execute(
-            f"SELECT {_RUN_COLUMNS} FROM runs r WHERE seq IN (SELECT MAX(seq) FROM runs r "  # noqa: S608
+            f"SELECT {RUN_COLUMNS} FROM runs r WHERE seq IN (SELECT MAX(seq) FROM runs r "  # noqa: S608
             f"WHERE 1=1{clause} GROUP BY r.account, r.broker, r.command) ORDER BY seq",
             args).fetchall()
-        return [_run_row(r) for r in rows]
+        return [run_row(r) for r in rows]
 
     def brokers(self) -> set[str]:
         return {str(r[0]) for r in self._db.execute("SELECT DISTINCT broker FROM runs")}
@@ -405,19 +309,19 @@ class Journal:
         """The one run whose id starts with ``prefix`` (None if none or several)."""
         escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         rows = self._db.execute(
-            f"SELECT {_RUN_COLUMNS} FROM runs "  # noqa: S608 - a constant column list
+            f"SELECT {RUN_COLUMNS} FROM runs "  # noqa: S608 - a constant column list
             "WHERE run_id LIKE ? ESCAPE '\\' ORDER BY seq DESC LIMIT 2",
             (escaped + "%",)).fetchall()
-        return _run_row(rows[0]) if len(rows) == 1 else None
+        return run_row(rows[0]) if len(rows) == 1 else None
 
     def runs_matching(self, prefix: str, limit: int = 10) -> list[RunRow]:
         """The newest ``limit`` runs whose id starts with ``prefix`` (to list candidates)."""
         escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         rows = self._db.execute(
-            f"SELECT {_RUN_COLUMNS} FROM runs "  # noqa: S608 - a constant column list
+            f"SELECT {RUN_COLUMNS} FROM runs "  # noqa: S608 - a constant column list
             "WHERE run_id LIKE ? ESCAPE '\\' ORDER BY seq DESC LIMIT ?",
             (escaped + "%", limit)).fetchall()
-        return [_run_row(r) for r in rows]
+        return [run_row(r) for r in rows]
 
     def mark_interrupted(self) -> list[str]:
         """Mark runs left 'running' by a process of this host that no longer exists (a
