@@ -15,6 +15,8 @@ import urllib.parse
 from collections.abc import Iterable
 from typing import Any
 
+from alchemiser_cli.domain.errors import ConfigError
+
 _SECRETS: set[str] = set()
 _LOCK = threading.Lock()
 _STATE = {"installed": False}
@@ -66,6 +68,10 @@ def protect_secrets(secrets: Iterable[str]) -> None:
     logging.getLogger("websockets").setLevel(logging.INFO)
 
 
+class OutputError(ConfigError):
+    """stdout cannot be written (a full disk, a closed pipe) while a command trades: exit 3."""
+
+
 class RedactingStream:
     """A text stream that redacts every registered secret on its way through.
 
@@ -77,13 +83,25 @@ class RedactingStream:
         self._inner = inner
         #: the first write error (a full disk, a closed pipe): later output is dropped
         self.failure: OSError | None = None
+        #: raise :class:`OutputError` on a write error instead of dropping the output (a
+        #: command that trades must not go on when the operator cannot see what it does)
+        self.strict = False
+
+    def _failed(self, exc: OSError | None) -> None:
+        if exc is not None and self.failure is None:
+            self.failure = exc
+        if self.strict and self.failure is not None:
+            raise OutputError(f"could not write the output: "
+                              f"{self.failure.strerror or self.failure}")
 
     def write(self, text: str) -> int:
         if self.failure is None:
             try:
                 self._inner.write(redact(text) if _SECRETS else text)
             except OSError as exc:
-                self.failure = exc
+                self._failed(exc)
+        else:
+            self._failed(None)
         return len(text)
 
     def flush(self) -> None:
@@ -91,7 +109,9 @@ class RedactingStream:
             try:
                 self._inner.flush()
             except OSError as exc:
-                self.failure = exc
+                self._failed(exc)
+        else:
+            self._failed(None)
 
     def writelines(self, lines: Iterable[str]) -> None:
         for line in lines:

@@ -139,6 +139,7 @@ class GuardSettings(_Section):
     approval_tolerance: Decimal = Field(Decimal("0.05"), ge=0, le=1)
 
 
+INSTALLATION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 ACCOUNT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -243,6 +244,10 @@ class Settings(BaseSettings):
     #: apprise URLs notified after each run (besides the account's own), and when
     notify: tuple[str, ...] = ()
     notify_on: Literal["failure", "success", "always"] = "failure"
+    #: what names this installation in its run ids and orders (default: the hostname). Set
+    #: it where every run gets a new hostname (containers, Kubernetes pods) on one data
+    #: directory; never give two machines, or two copies of a data directory, one name.
+    installation: str | None = None
 
     #: the config file these settings were read from (None: defaults and environment only)
     _config_file: Path | None = PrivateAttr(default=None)
@@ -261,6 +266,13 @@ class Settings(BaseSettings):
             if name == "default":  # what metrics and alerts call runs that named no account
                 raise ValueError("account name 'default' is reserved for runs without an "
                                  "account: choose another")
+        return value
+
+    @field_validator("installation")
+    @classmethod
+    def _installation(cls, value: str | None) -> str | None:
+        if value is not None and not INSTALLATION_NAME.match(value):
+            raise ValueError("installation must be 1-63 letters, digits, '.', '-' or '_'")
         return value
 
     @field_validator("profiles")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -79,7 +80,10 @@ def account(capsys, tmp_path, monkeypatch):
 
 def test_a_dead_runs_leftover_is_cancelled_and_reported_before_place_sends_anything(capsys, account):
     # run 001 of this installation died (kill -9) with a half-filled buy of MSFT resting
-    dead = f"alch-261124145000{installation(account)}001-MSFT-1"
+    from tests.e2e.test_crash_recovery_sim import crashed_run
+
+    dead = crashed_run(account, host=socket.gethostname())
+    assert dead == f"alch-261124145000{installation(account)}001-MSFT-1"
     add_open_order(account, dead, "MSFT", "buy", "5", "300.00", filled="2")
     before = positions(account)["MSFT"]
     result = alch(capsys, "place", "MSFT", "buy", "5", "--sim", raw=True)

@@ -87,6 +87,7 @@ def run(argv: list[str] | None = None) -> int:
         CURRENT.clear()
         args = hoist_global_options(sys.argv[1:] if argv is None else argv)
         code, error = _run(args)
+        out.strict = False  # the command is over: what is left to say may be dropped
         if wants_json(args):
             _json_summary(code, error)
         out.flush()

@@ -3,11 +3,16 @@
 Before placing anything, every open order on the account is classified by its
 client_order_id (:mod:`alchemiser_cli.domain.order_ids`):
 
-- **leftovers**: placed by this installation (same journal, same host) in a run
-  whose process is gone (a crash, ``kill -9``). The caller holds the account lock,
-  and every run that places orders holds it too, so no run of this installation
-  that could own them is alive. They are cancelled and confirmed, and what they
-  filled is reported, before anything new is sent.
+- **leftovers**: placed by this installation (same journal, same host or named
+  installation) in a run this journal recorded and whose process is gone (a crash,
+  ``kill -9``). The caller holds the account lock, and every run that places orders
+  holds it too, so no run of this installation that could own them is alive. They are
+  cancelled and confirmed, and what they filled is reported, before anything new is
+  sent. An order whose tag matches but whose run this journal never recorded (two
+  machines that drew the same tag) is another run's, never a leftover.
+- **ended unseen**: orders of dead runs that are no longer open but whose end the
+  journal never saw (the crash came first): each is looked up once, and what it filled
+  is journaled and reported.
 - **other runs**: alch orders placed elsewhere (another machine, another data
   directory) or by a run that is still alive. Nothing proves that run is dead, so
   the run refuses (exit 9) unless the operator clears orphans older than
@@ -22,17 +27,19 @@ order of this run still open, without needing the journal.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from decimal import Decimal
 
-from alchemiser_cli.brokers.port import Broker, BrokerError, NotFoundError
+from alchemiser_cli.brokers.port import Broker, BrokerAuthError, BrokerError, NotFoundError
 from alchemiser_cli.clock import Clock
 from alchemiser_cli.domain.errors import BrokerUnavailableError, OtherRunError, RefusedError
 from alchemiser_cli.domain.events import LeftoverCancelled, Notice, Observer, OrderProgress
-from alchemiser_cli.domain.money import normalize
+from alchemiser_cli.domain.money import ZERO, normalize
 from alchemiser_cli.domain.order_ids import installation_of, parse_client_order_id, run_prefix
 from alchemiser_cli.domain.orders import Order
+from alchemiser_cli.journal.rows import UnsettledOrder
 
 CancelConfirm = Callable[[Order], Awaitable[Order]]
 
@@ -44,8 +51,10 @@ class OpenOrders:
     foreign: tuple[Order, ...] = ()
 
 
-def classify(orders: Iterable[Order], *, run_id: str, live_runs: Collection[str]) -> OpenOrders:
-    """Sort the account's open orders by who placed them (see the module docstring)."""
+def classify(orders: Iterable[Order], *, run_id: str, live_runs: Collection[str],
+             known_runs: Collection[str] | None = None) -> OpenOrders:
+    """Sort the account's open orders by who placed them (see the module docstring).
+    ``known_runs``: the runs this journal recorded (None: every run with our tag)."""
     ours = installation_of(run_id)
     leftovers: list[Order] = []
     others: list[Order] = []
@@ -56,7 +65,8 @@ def classify(orders: Iterable[Order], *, run_id: str, live_runs: Collection[str]
             continue
         tag = parse_client_order_id(order.client_order_id)
         if (tag is not None and tag.installation == ours and tag.run_id != run_id
-                and tag.run_id not in live_runs):
+                and tag.run_id not in live_runs
+                and (known_runs is None or tag.run_id in known_runs)):
             leftovers.append(order)
         else:  # another installation, a live run, or a name we cannot read: not ours to cancel
             others.append(order)
@@ -85,22 +95,31 @@ class Reconciler:
 
     async def prepare(self, *, run_id: str, live_runs: Collection[str], trade_symbols: Collection[str],
                       dry_run: bool = False, cancel_orphans: bool = False,
-                      orphan_min_age_seconds: float = 900.0) -> tuple[Order, ...]:
-        """Refuse on orders we must not touch, then cancel our leftovers.
+                      orphan_min_age_seconds: float = 900.0,
+                      known_runs: Callable[[Collection[str]], Collection[str]] | None = None,
+                      unsettled: Sequence[UnsettledOrder] = ()) -> tuple[Order, ...]:
+        """Refuse on orders we must not touch, then cancel our leftovers and look up what
+        dead runs' orders did while nobody watched (``unsettled``).
 
         Returns the leftovers' final states (cancelled, or filled meanwhile). Refusals
-        come first, so a refused run changes nothing on the account.
+        come first, so a refused run changes nothing on the account. A dry run refuses
+        nothing and changes nothing: it warns about what the real run would do.
         """
         try:
             orders = await self._broker.list_open_orders()
         except BrokerError as exc:
             raise BrokerUnavailableError(f"could not read open orders: {exc}; nothing placed") from exc
-        found = classify(orders, run_id=run_id, live_runs=live_runs)
+        tagged = [t.run_id for o in orders if (t := parse_client_order_id(o.client_order_id))]
+        found = classify(orders, run_id=run_id, live_runs=live_runs,
+                         known_runs=None if known_runs is None else known_runs(tagged))
         foreign = [o for o in found.foreign if o.symbol in trade_symbols]
         if foreign:
-            raise RefusedError(
-                f"open orders not placed by alch on {_symbols(foreign)}: cancel them first "
-                "(they would be rejected as wash trades or double the trade); nothing placed")
+            refusal = (f"open orders not placed by alch on {_symbols(foreign)}: cancel them first "
+                       "(they would be rejected as wash trades or double the trade)")
+            if dry_run:
+                self._emit(Notice("warning", f"a rebalance now would refuse: {refusal}"))
+            else:
+                raise RefusedError(f"{refusal}; nothing placed")
         now = self._clock.now()
         min_age = timedelta(seconds=orphan_min_age_seconds)
         orphans = [o for o in found.other_runs if cancel_orphans and now - o.created_at >= min_age]
@@ -110,11 +129,18 @@ class Reconciler:
                     "--cancel-orphans" if cancel_orphans else
                     "if that run is dead, rerun with --cancel-orphans to cancel alch orders older "
                     f"than {orphan_min_age_seconds:g}s")
-            raise OtherRunError(
-                f"{len(alive)} open order(s) of another alch run ({_runs(alive)}: another machine, "
-                f"data directory or a run still in progress) on {_symbols(alive)}; nothing placed "
-                f"({hint})")
+            refusal = (f"{len(alive)} open order(s) of another alch run ({_runs(alive)}: another "
+                       f"machine, data directory or a run still in progress) on "
+                       f"{_symbols(alive)}")
+            if not dry_run:
+                raise OtherRunError(f"{refusal}; nothing placed ({hint})")
+            self._emit(Notice("warning", f"a rebalance now would refuse: {refusal}"))
+            return ()
         to_cancel = [*found.leftovers, *orphans]
+        open_ids = {o.client_order_id for o in orders}
+        unseen = [u for u in unsettled if u.client_order_id not in open_ids]
+        if not dry_run and unseen:
+            await self._settle_unseen(unseen)
         if not to_cancel:
             return ()
         if dry_run:
@@ -125,6 +151,31 @@ class Reconciler:
                           f"alch run ({_runs(to_cancel)}) before placing anything"))
         finals = await asyncio.gather(*(self._cancel_leftover(o) for o in to_cancel))
         return tuple(finals)
+
+    async def _settle_unseen(self, unseen: Sequence[UnsettledOrder]) -> None:
+        """Look up orders of dead runs that are not open: how did they end? (Best effort:
+        a lookup that fails is retried by the next run.)"""
+        for u in unseen:
+            try:
+                final = await self._broker.get_order_by_client_id(u.client_order_id)
+            except BrokerError:
+                continue
+            if final is not None and not final.status.terminal:
+                continue  # open after all (the list lagged): the next run cancels it
+            qty = final.qty if final is not None else Decimal(u.qty)
+            filled = final.filled_qty if final is not None else ZERO
+            self._emit(LeftoverCancelled(
+                client_order_id=u.client_order_id, run_id=u.run_id, symbol=u.symbol,
+                side=u.side, qty=qty, filled_qty=filled,
+                avg_price=None if final is None else final.filled_avg_price,
+                status="not_found" if final is None else final.status.value,
+                at=self._clock.now()))
+            if filled > 0:
+                status = final.status.value if final is not None else "gone"
+                self._emit(Notice(
+                    "warning", f"order {u.client_order_id} of interrupted run {u.run_id} filled "
+                    f"{normalize(filled)} of {normalize(qty)} {u.symbol} ({u.side}) after its run "
+                    f"stopped (now {status})", u.symbol))
 
     async def _cancel_leftover(self, order: Order) -> Order:
         try:
@@ -205,12 +256,12 @@ async def sweep_run(broker: Broker, cancel_confirm: CancelConfirm, orders: RunOr
     try:
         open_orders = [o for o in await broker.list_open_orders()
                        if o.client_order_id.startswith(prefix)]
-    except BrokerError:
+    except (BrokerError, BrokerAuthError):  # a key revoked mid-run: nothing can be confirmed
         open_orders = []
         for cid in sorted(orders.working):
             try:
                 order = await broker.get_order_by_client_id(cid)
-            except BrokerError:
+            except (BrokerError, BrokerAuthError):
                 unconfirmed.append(cid)
                 continue
             if order is not None and not order.status.terminal:
@@ -236,7 +287,7 @@ async def sweep_run(broker: Broker, cancel_confirm: CancelConfirm, orders: RunOr
     for cid in sorted(orders.working - set(settled) - set(unconfirmed)):
         try:  # not open any more: report how it ended (best effort, it is not working)
             final = await broker.get_order_by_client_id(cid)
-        except BrokerError:
+        except (BrokerError, BrokerAuthError):
             continue
         if final is not None:
             settled[cid] = final

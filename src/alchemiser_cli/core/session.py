@@ -78,7 +78,9 @@ class Runtime:
         return await self.reconciler.prepare(
             run_id=self.run_id, live_runs=self.live_runs, trade_symbols=trade_symbols,
             dry_run=dry_run, cancel_orphans=cancel_orphans,
-            orphan_min_age_seconds=self.settings.execution.orphan_min_age_seconds)
+            orphan_min_age_seconds=self.settings.execution.orphan_min_age_seconds,
+            known_runs=lambda ids: self.journal.known_runs(list(ids)),
+            unsettled=() if dry_run else self.journal.unsettled_orders())
 
     async def sweep(self) -> SweepResult:
         """Cancel and confirm every order of this run still open (no journal needed)."""
@@ -86,8 +88,9 @@ class Runtime:
                                self.run_orders, self.emit)
 
 
-def open_journal(settings: Settings) -> Journal:
-    return Journal(settings.data_dir / "journal.sqlite3")
+def open_journal(settings: Settings, account_key: str | None = None) -> Journal:
+    return Journal(settings.data_dir / "journal.sqlite3", host=settings.installation,
+                   account_key=account_key)
 
 
 def _tracker(orders: RunOrders) -> Observer:
@@ -123,14 +126,15 @@ async def open_connection(mode: BrokerMode, settings: Settings, *, observer: Obs
                           limiter: RateLimiter | None = None) -> AsyncIterator[Connection]:
     """Take the account lock (``lock``: before anything else, so a refused run never touches
     the broker), open the journal, then the broker and its streams."""
-    account_lock = AccountLock(settings.data_dir, account_key(mode, settings)) if lock else None
+    key = account_key(mode, settings)
+    account_lock = AccountLock(settings.data_dir, key) if lock else None
     if account_lock is not None:
         account_lock.acquire()
     try:
-        journal = open_journal(settings)
+        journal = open_journal(settings, key)
         try:
             if account_lock is not None:
-                journal.mark_interrupted()
+                journal.mark_interrupted(locked=True)
             async with open_broker(mode, settings) as opened:
                 clock = opened.clock
                 limiter = limiter or RateLimiter(clock, settings.execution.rate_limit_per_minute)
@@ -154,12 +158,14 @@ async def run_scope(conn: Connection, command: str) -> AsyncIterator[Runtime]:
     """One run in the journal: its id, its start and end, and the safety net for its orders."""
     clock, journal, bus = conn.clock, conn.journal, conn.bus
     run_id = journal.new_run_id(clock.now())
-    bus(RunStarted(run_id, command, conn.mode.value, clock.now(), conn.settings.account))
     rt = Runtime(conn.mode, conn.settings, clock, conn.broker, conn.limiter, journal, bus, run_id,
                  conn.placement, live_runs=frozenset(journal.live_runs() - {run_id}))
     before = dict(conn.broker.requests)
     try:
         try:
+            # inside the safety net: an observer that fails here (output that cannot be
+            # written) stops the run before it sends anything, and the run is recorded
+            bus(RunStarted(run_id, command, conn.mode.value, clock.now(), conn.settings.account))
             yield rt
             await conn.placement.settle()  # mark-outs still being measured
         except BaseException as exc:

@@ -82,3 +82,15 @@ class PruneResult:
     events: int
     orders: int
     before: str
+
+
+@dataclass(frozen=True, slots=True)
+class UnsettledOrder:
+    """An order of a dead run whose end the journal never saw (it may have filled since)."""
+
+    client_order_id: str
+    run_id: str
+    symbol: str
+    side: str
+    qty: str
+    state: str

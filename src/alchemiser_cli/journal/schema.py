@@ -27,4 +27,7 @@ MIGRATIONS = (
     "ALTER TABLE runs ADD COLUMN wall_started_at TEXT",
     "ALTER TABLE runs ADD COLUMN wall_finished_at TEXT",
     "ALTER TABLE runs ADD COLUMN account TEXT",
+    # the broker account a run worked on (mode and a digest of the key: no secret), so a run
+    # holding that account's lock knows which earlier runs it outlived
+    "ALTER TABLE runs ADD COLUMN account_key TEXT",
 )

@@ -23,7 +23,9 @@ from typing import Any
 from alchemiser_cli.domain.errors import ConfigError
 from alchemiser_cli.domain.events import (
     Event,
+    LeftoverCancelled,
     OrderAccepted,
+    OrderProgress,
     OrderSubmitFailed,
     OrderSubmitting,
     RunFinished,
@@ -37,11 +39,17 @@ from alchemiser_cli.journal.rows import (
     PruneResult,
     RunFilter,
     RunRow,
+    UnsettledOrder,
     run_row,
 )
 from alchemiser_cli.journal.schema import MIGRATIONS, SCHEMA
 
 _ALPHABET = string.ascii_lowercase + string.digits
+#: Commands whose runs place orders; each holds its account's lock while it runs.
+ORDER_COMMANDS = ("place", "rebalance")
+#: Journal order states after which nothing more can happen to the order.
+ENDED_STATES = ("filled", "canceled", "expired", "rejected", "replaced", "done_for_day",
+                "submit_rejected", "not_found")
 
 
 class JournalError(ConfigError):
@@ -67,8 +75,14 @@ def _alive(pid: int | None) -> bool:
 
 
 class Journal:
-    def __init__(self, path: Path) -> None:
+    """``host`` names where runs run (the machine's hostname unless the settings name the
+    installation); ``account_key`` the broker account this process works on."""
+
+    def __init__(self, path: Path, *, host: str | None = None,
+                 account_key: str | None = None) -> None:
         self.path = path
+        self.host = host or this_host()
+        self.account_key = account_key
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, isolation_level=None, timeout=10)
@@ -104,11 +118,13 @@ class Journal:
             raise JournalError(f"journal write failed: {exc}") from exc
 
     def installation_id(self) -> str:
-        """Three random characters fixed per journal *and host*, so runs from two machines
-        (or two data directories) on one account never share a tag. A journal copied to
-        another machine gets a new tag there: its old runs are then another installation's.
+        """Three random characters fixed per journal *and host* (or named installation), so
+        runs from two machines (or two data directories) on one account never share a tag.
+        A journal copied to another machine gets a new tag there: its old runs are then
+        another installation's. Containers that get a new hostname every run name their
+        installation in the settings instead (``installation``), so they keep one tag.
         """
-        host = this_host()
+        host = self.host
         with self._tx() as db:
             rows = dict(db.execute(
                 "SELECT key, value FROM meta WHERE key IN ('installation', 'installation_host')"
@@ -140,9 +156,11 @@ class Journal:
             with self._tx() as db:
                 db.execute(
                     "INSERT INTO runs(run_id, seq, command, broker, started_at, status, pid, host,"
-                    " wall_started_at, account) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
+                    " wall_started_at, account, account_key)"
+                    " VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)",
                     (event.run_id, self._next_seq(), event.command, event.broker,
-                     event.at.isoformat(), os.getpid(), this_host(), _wall_now(), event.account),
+                     event.at.isoformat(), os.getpid(), self.host, _wall_now(), event.account,
+                     self.account_key),
                 )
             return
         if self.run_id is None:
@@ -180,6 +198,16 @@ class Journal:
                 "UPDATE orders SET state=?, order_id=?, filled_qty=?, avg_price=?, updated_at=? "
                 "WHERE client_order_id=?",
                 (event.status, event.order_id, str(event.filled_qty),
+                 None if event.avg_price is None else str(event.avg_price),
+                 event.at.isoformat(), event.client_order_id),
+            )
+        elif isinstance(event, OrderProgress | LeftoverCancelled):
+            # a trade update (the stream, or the sweep after a stop), or an order of a dead
+            # run settled by a later one: the order's latest known state
+            db.execute(
+                "UPDATE orders SET state=?, filled_qty=?, avg_price=?, updated_at=? "
+                "WHERE client_order_id=?",
+                (event.status, str(event.filled_qty),
                  None if event.avg_price is None else str(event.avg_price),
                  event.at.isoformat(), event.client_order_id),
             )
@@ -323,28 +351,59 @@ class Journal:
             (escaped + "%", limit)).fetchall()
         return [run_row(r) for r in rows]
 
-    def mark_interrupted(self) -> list[str]:
-        """Mark runs left 'running' by a process of this host that no longer exists (a
-        crash, kill -9). A run whose process is still alive (a `quote --watch` in another
-        terminal), or that ran on another host, is left alone.
+    def mark_interrupted(self, *, locked: bool = False) -> list[str]:
+        """Mark runs left 'running' by a process that no longer exists (a crash, kill -9).
+
+        ``locked``: the caller holds the lock of ``account_key``. Every run that places
+        orders holds its account's lock while it runs, so every such run of that account
+        still marked running is dead, whatever host or pid it recorded (a container's next
+        run has a new hostname, and pids repeat across containers). Other runs are judged
+        by their pid on this host: a run whose process is still alive (a `quote --watch`
+        in another terminal), or that ran on another host, is left alone.
         """
-        host = this_host()
         with self._tx() as db:
             running = db.execute(
-                "SELECT run_id, pid, host FROM runs WHERE status='running'").fetchall()
-            dead = [run_id for run_id, pid, run_host in running
-                    if run_host in (None, host) and not _alive(pid)]
+                "SELECT run_id, pid, host, command, account_key FROM runs "
+                "WHERE status='running' AND run_id IS NOT ?", (self.run_id,)).fetchall()
+            dead = [run_id for run_id, pid, run_host, command, key in running
+                    if (locked and key is not None and key == self.account_key
+                        and command in ORDER_COMMANDS)
+                    or (run_host in (None, self.host) and not _alive(pid))]
             db.executemany("UPDATE runs SET status='interrupted' WHERE run_id=?",
                            [(r,) for r in dead])
         return dead
 
     def live_runs(self) -> set[str]:
         """Runs of this host still marked running whose process is alive (this one included)."""
-        host = this_host()
         rows = self._db.execute(
             "SELECT run_id, pid, host FROM runs WHERE status='running'").fetchall()
         return {run_id for run_id, pid, run_host in rows
-                if run_host in (None, host) and _alive(pid)}
+                if run_host in (None, self.host) and _alive(pid)}
+
+    def known_runs(self, run_ids: Sequence[str]) -> set[str]:
+        """Which of ``run_ids`` this journal recorded."""
+        found: set[str] = set()
+        ids = list(dict.fromkeys(run_ids))
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            rows = self._db.execute(
+                f"SELECT run_id FROM runs WHERE run_id IN ({','.join('?' * len(chunk))})",  # noqa: S608
+                chunk).fetchall()
+            found.update(str(r[0]) for r in rows)
+        return found
+
+    def unsettled_orders(self, limit: int = 200) -> list[UnsettledOrder]:
+        """Orders of this account's runs that died (interrupted) or stopped on an error,
+        whose end the journal never saw, newest first: they may have filled since."""
+        if self.account_key is None:
+            return []
+        rows = self._db.execute(
+            "SELECT o.client_order_id, o.run_id, o.symbol, o.side, o.qty, o.state FROM orders o "  # noqa: S608
+            "JOIN runs r ON r.run_id = o.run_id WHERE r.status IN ('interrupted', 'error') "
+            f"AND r.account_key = ? AND o.state NOT IN ({','.join('?' * len(ENDED_STATES))}) "
+            "ORDER BY r.seq DESC, o.created_at DESC LIMIT ?",
+            (self.account_key, *ENDED_STATES, limit)).fetchall()
+        return [UnsettledOrder(*(str(v) for v in r)) for r in rows]
 
 
 def _wall_now() -> str:

@@ -71,6 +71,7 @@ def place(
     mode = app.mode(sim, paper, live)
     settings = app.settings()
     term = app.terminal(json_out, wide=wide)
+    term.require_output()  # a failed write stops the order: the operator must see it
     ask = require_confirmable(mode, yes, term)  # exit 6 here, before anything
 
     async def main() -> "ExecutionResult":

@@ -54,6 +54,8 @@ def rebalance(
     mode = app.mode(sim, paper, live)
     settings = app.settings()
     term = app.terminal(json_out, wide=wide)
+    if not dry_run:
+        term.require_output()  # a failed write stops the run: the operator must see it
     ask = not dry_run and require_confirmable(mode, yes, term)  # exit 6 here, before anything
     title = f"alch rebalance {plan_file} [{mode}]"
 

@@ -66,6 +66,12 @@ class Terminal:
     def _clean(text: str) -> str:
         return escape_controls(redact(text))
 
+    def require_output(self) -> None:
+        """From now on a write to stdout that fails stops the command (exit 3) instead of
+        being dropped: a command that trades must not go on unseen."""
+        if hasattr(self.stdout, "strict"):
+            self.stdout.strict = True
+
     # -- plain output -------------------------------------------------------------------------
     def line(self, text: str) -> None:
         self.stdout.write(self._clean(text) + "\n")
