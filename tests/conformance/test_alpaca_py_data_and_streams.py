@@ -1,8 +1,10 @@
 """Market data REST and both WebSockets through alpaca-py (its models parse every message).
 
 Sources: alpaca-py 0.44 data/historical/stock.py, data/mappings.py, data/live/websocket.py,
-trading/stream.py; the wire notes §2 (protocols, verified against alpaca-py); Alpaca's
-market-data FAQ (docs.alpaca.markets/docs/market-data-faq) for the SIP refusal.
+trading/stream.py; the protocols in alpacahq/alpaca-docs
+content/api-references/market-data-api/stock-pricing-data/realtime.md (market data) and
+content/api-references/trading-api/streaming.md (trade_updates); Alpaca's market-data FAQ
+(docs.alpaca.markets/docs/market-data-faq) for the SIP refusal.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from tests.conformance.conftest import KEY, SECRET, http, set_faults
 
 
 def test_latest_quote_trade_and_bar(data):
+    # GET /v2/stocks/quotes/latest?symbols=A,B -> {"quotes": {SYM: {...}}}, an unknown symbol
+    # simply absent (alpaca-py data/historical/stock.py get_stock_latest_quote)
     quotes = data.get_stock_latest_quote(StockLatestQuoteRequest(symbol_or_symbols=["AAPL", "MSFT"]))
     assert set(quotes) == {"AAPL", "MSFT"} and isinstance(quotes["AAPL"], Quote)
     assert 0 < quotes["AAPL"].bid_price < quotes["AAPL"].ask_price
@@ -53,6 +57,7 @@ def test_single_symbol_routes(emu):
     assert quote["symbol"] == "AAPL" and set(quote["quote"]) >= {"t", "bp", "bs", "ap", "as"}
     assert "trade" in http(emu, "GET", "/v2/stocks/AAPL/trades/latest").json()
     assert "bar" in http(emu, "GET", "/v2/stocks/AAPL/bars/latest").json()
+    # snapshot keys: alpaca-py data/mappings.py SNAPSHOT_MAPPING
     snapshot = http(emu, "GET", "/v2/stocks/AAPL/snapshot").json()
     assert {"latestTrade", "latestQuote", "minuteBar", "dailyBar", "prevDailyBar"} <= set(snapshot)
 
@@ -69,6 +74,7 @@ def test_bars_and_snapshots(data):
 
 
 def test_sip_without_a_subscription_is_refused_like_alpaca(data, emu):
+    # 403 "subscription does not permit querying recent SIP data" (market-data FAQ)
     set_faults(emu, "sip_refused")
     with pytest.raises(APIError) as refused:
         data.get_stock_latest_quote(StockLatestQuoteRequest(symbol_or_symbols="AAPL",
@@ -91,6 +97,7 @@ def run_stream(stream: Any, done: Callable[[], bool], seconds: float = 8.0) -> N
 
 
 def test_data_stream_serves_quotes_trades_and_bars(emu):
+    # realtime.md: subscribe to trades, quotes and bars; "T" = t, q, b
     seen: dict[str, list[Any]] = {"q": [], "t": [], "b": []}
 
     async def on(kind: str, item: Any) -> None:
@@ -117,7 +124,8 @@ def test_data_stream_serves_quotes_trades_and_bars(emu):
 
 
 def test_sip_stream_refusal_is_409_insufficient_subscription(emu):
-    # alpaca-docs realtime.md error codes; alpaca-py gives up for good on this one
+    # realtime.md: [{"T":"error","code":409,"msg":"insufficient subscription"}] at auth
+    # ("Any attempt to access a data source not available for your subscription")
     import asyncio
 
     import msgpack
@@ -155,9 +163,11 @@ def test_trade_stream_fill_events_describe_one_execution(emu, trading):
     thread.join(8)
     fills = [u for u in updates if u.event in ("fill", "partial_fill")]
     assert fills and fills[-1].event == "fill"
-    # qty/price of each event are that execution's; the order carries the cumulative totals
+    # qty/price of each event are that execution's ("qty ... equals to the quantity of shares
+    # filled in that update", Alpaca-API#103); the order carries the cumulative totals;
+    # execution_id and position_qty as in streaming.md's fill example
     assert sum(Decimal(str(f.qty)) for f in fills) == Decimal(10)
     assert len(fills) == 1 or Decimal(str(fills[0].qty)) < Decimal(str(fills[-1].order.filled_qty))
     assert all(f.execution_id is not None and f.position_qty is not None for f in fills)
     assert Decimal(str(fills[-1].position_qty)) == Decimal(70)
-    assert updates[0].event == "new"  # accepted -> new once routed
+    assert updates[0].event == "new"  # streaming.md: "new: Sent when an order has been routed"

@@ -1,9 +1,11 @@
 """The legacy ``alpaca-trade-api`` 3.2 (PyPI) against the emulator: REST and both streams.
 
 It runs in ``.venv-legacy`` (made by ``make setup``; its pins clash with ours) through
-``legacy_driver.py`` in a subprocess. Facts: the legacy SDK's rest.py (routes, ``data_get``
-response keys ``quote``/``trade``/``bar``), stream.py (trade stream at ``/stream/``, JSON
-frames), and the recorded shapes cited in the alpaca-py conformance tests.
+``legacy_driver.py`` in a subprocess. Facts: the legacy SDK's alpaca_trade_api/rest.py
+(routes; ``get_latest_quote`` reads ``resp['quote']``, ``get_latest_quotes``
+``resp['quotes']``), stream.py (``TradingStream`` connects to ``base_url + '/stream/'``),
+and the sources cited in the alpaca-py conformance tests (test_alpaca_py_trading.py,
+test_alpaca_py_data_and_streams.py) for the same facts.
 """
 
 from __future__ import annotations
@@ -67,7 +69,8 @@ def test_market_data(legacy):
     assert legacy["latest_trade"]["p"] > 0
     bar = legacy["latest_bar"]
     assert bar["l"] <= bar["c"] <= bar["h"] and str(bar["h"]).count(".") <= 1
-    assert len(str(bar["h"]).split(".")[-1]) <= 2  # cent ticks at or above $1
+    # cent ticks at or above $1 (sub-penny refusal: alpaca-trade-api-csharp#497)
+    assert len(str(bar["h"]).split(".")[-1]) <= 2
     assert {"latestTrade", "latestQuote", "minuteBar", "dailyBar"} <= set(legacy["snapshot"])
     # many symbols: keyed by symbol under "quotes"/"trades"/"bars" (legacy rest.py), and
     # snapshots keyed by symbol at the top
@@ -88,7 +91,7 @@ def test_error_bodies(legacy):
 
 def test_closing_every_position(legacy):
     # DELETE /v2/positions: 207 with one {symbol, status, body} per position
-    # (alpaca-py trading/models.py ClosePositionResponse)
+    # (spec deleteAllOpenPositions, PositionClosedReponse; alpaca-py ClosePositionResponse)
     closed = {c["symbol"]: c for c in legacy["close_all"]}
     assert set(closed) >= {"AAPL", "MSFT", "SPY", "TSLA"}
     assert all(closed[s]["status"] == 200 and closed[s]["body"]["side"] == "sell"
@@ -104,7 +107,8 @@ def test_both_streams(legacy):
     assert legacy["quotes"] > 0  # the data stream at /v2/iex, msgpack
     assert legacy["trades"] and legacy["trades"][0]["T"] == "t" and legacy["trades"][0]["p"] > 0
     assert legacy["bars_streamed"] and legacy["bars_streamed"][0]["S"] == "SPY"
-    events = [u["data"]["event"] for u in legacy["updates"]]  # the trade stream at /stream/
+    # the trade stream at /stream/; events and fill fields per alpaca-docs streaming.md
+    events = [u["data"]["event"] for u in legacy["updates"]]
     assert "new" in events and "fill" in events and "replaced" in events
     fill = next(u["data"] for u in legacy["updates"] if u["data"]["event"] == "fill")
     assert {"qty", "price", "position_qty", "execution_id", "timestamp"} <= set(fill)

@@ -151,8 +151,8 @@ def test_several_assets_in_one_read(contract: Contract):
 
 
 def test_fill_events_describe_each_execution(contract: Contract):
-    # trade_updates: qty/price of a fill are that execution's; the order has the totals
-    # (Alpaca streaming docs, streaming.md; wire notes §2)
+    # trade_updates: qty/price of a fill are that execution's (alpacahq/Alpaca-API#103);
+    # the order has the totals (alpaca-docs content/api-references/trading-api/streaming.md)
     async def body(broker: Broker, faults: SimFaults):
         faults.partial_probability = 1.0
         order = await broker.submit_order(limit("c-exec", Side.BUY, "4", "300.00"))

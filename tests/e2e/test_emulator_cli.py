@@ -117,6 +117,7 @@ def test_zero_bid_is_estimated_and_the_order_fills(capsys, emu):
 def test_insufficient_buying_power_is_a_clear_failure(capsys, emu, monkeypatch):
     # $91k of AAPL: inside the $100k order guard rail (the turnover guard is lifted), far
     # beyond the account's cash: the broker's rejection must come through as it is
+    # (403/40310000 "insufficient buying power", alpacahq/alpaca-py#225)
     monkeypatch.setenv("ALCH_GUARDS__MAX_TURNOVER_FRACTION", "5")
     result = alch(capsys, "place", "AAPL", "buy", "400", "--paper")
     assert result.code == ExitCode.FAILED
@@ -133,7 +134,8 @@ def test_a_manual_open_order_on_the_symbol_refuses_place_before_anything_is_sent
                                               "APCA-API-SECRET-KEY": "e2e-secret"})
     urllib.request.urlopen(request, timeout=5).read()
     result = alch(capsys, "place", "AAPL", "buy", "1", "--paper")
-    # it would be rejected as a wash trade (or double the trade): refused before any POST
+    # it would be rejected as a wash trade (403/40310000 "potential wash trade detected",
+    # forum.alpaca.markets t/13817) or double the trade: refused before any POST
     assert result.code == ExitCode.REFUSED
     assert result.err == ("error: open orders not placed by alch on AAPL: cancel them first (they"
                           " would be rejected as wash trades or double the trade); nothing placed\n")
@@ -150,7 +152,8 @@ def test_a_rejection_mid_walk_through_the_trade_stream(capsys, emu):
 
 
 def test_wrong_keys_fail_closed(capsys, emu, monkeypatch):
-    # A refused key is a configuration problem (exit 3), not an unreachable broker.
+    # A refused key is a configuration problem (exit 3), not an unreachable broker; the
+    # emulator answers 403 {"message": "forbidden."} (alpacahq/Alpaca-API#228).
     monkeypatch.setenv("APCA_API_SECRET_KEY", "wrong")
     result = alch(capsys, "place", "AAPL", "buy", "1", "--paper")
     assert result.code == ExitCode.CONFIG

@@ -1,8 +1,8 @@
 """Refused keys exit 3 on every command; streams are honest; feeds are chosen and reported.
 
-Wire facts (ALPACA_FIDELITY_AUDIT.md row 1): a bad or revoked key has been answered as
-403 ``{"message":"forbidden."}`` (Alpaca-API#228, alpaca-py#347), as 401 with code
-40110000 (Alpaca-API#186) and as an HTML 403 from the proxy (alpaca-trade-api-csharp#244).
+Wire facts: a bad or revoked key has been answered as 403 ``{"message":"forbidden."}``
+(alpacahq/Alpaca-API#228, alpacahq/alpaca-py#347), as 401 with code 40110000
+(Alpaca-API#186) and as an HTML 403 from nginx (alpacahq/alpaca-trade-api-csharp#244).
 Without a SIP subscription Alpaca answers REST ``feed=sip`` with 403 "subscription does
 not permit querying recent SIP data" (docs.alpaca.markets/docs/market-data-faq).
 """

@@ -52,7 +52,9 @@ def test_a_margin_account_buys_with_cash_not_buying_power(capsys, emu):
         "APCA-API-KEY-ID": "PKE2E", "APCA-API-SECRET-KEY": "e2e-secret"})
     with urllib.request.urlopen(request, timeout=5) as response:
         account = json.loads(response.read())
-    assert Decimal(account["buying_power"]) > Decimal(account["cash"])  # a margin account
+    # a margin account: multiplier "2" and buying_power = max(equity - initial_margin, 0) * 2
+    # (Alpaca's OpenAPI trading-api.json, Account)
+    assert Decimal(account["buying_power"]) > Decimal(account["cash"])
     assert account["multiplier"] == "2"
     result = alch(capsys, "rebalance", PLAN, "--paper")
     assert result.code == ExitCode.OK, result.out + result.err

@@ -30,6 +30,7 @@ HTML = "<html><head><title>403 Forbidden</title></head><body>403</body></html>"
 @pytest.mark.parametrize(("status", "body"), [
     (403, '{"message": "forbidden."}'),  # Alpaca-API#228, alpaca-py#347
     (401, '{"code": 40110000, "message": "access key verification failed"}'),  # Alpaca-API#186
+    # alpaca.markets/learn/how-to-fix-common-trading-api-errors-at-alpaca
     (401, '{"message": "unauthorized"}'),
     (403, HTML),  # alpaca-trade-api-csharp#244
 ])
@@ -44,7 +45,7 @@ def test_every_form_of_a_refused_key_is_a_credentials_error(status, body):
 
 @pytest.mark.parametrize("body", [
     '{"code": 40310000, "message": "insufficient buying power"}',  # alpaca-py#225
-    '{"code": 40310000, "message": "potential wash trade detected. use complex orders"}',
+    '{"code": 40310000, "message": "potential wash trade detected. use complex orders"}',  # t/13817
     '{"message": "subscription does not permit querying recent SIP data"}',  # market-data FAQ
 ])
 def test_a_403_with_a_reason_is_not_an_auth_problem(body):
@@ -52,7 +53,7 @@ def test_a_403_with_a_reason_is_not_an_auth_problem(body):
     assert isinstance(map_error(403, body, None, submitting=True), OrderRejectedError)
 
 
-def test_cancel_of_a_terminal_order_is_not_cancelable():
+def test_cancel_of_a_terminal_order_is_not_cancelable():  # bennycode/trading-signals#1079
     body = '{"code": 42210000, "message": "order is already in \\"filled\\" state"}'
     assert isinstance(map_error(422, body, None, cancelling=True), NotCancelableError)
 
@@ -64,7 +65,7 @@ ORDER = {"id": "61e69015-8549-4bfd-b9c3-01e75843f47d", "client_order_id": "c", "
 ALPACA_STATUSES = ["new", "partially_filled", "filled", "done_for_day", "canceled", "expired",
                    "replaced", "pending_cancel", "pending_replace", "accepted", "pending_new",
                    "accepted_for_bidding", "stopped", "rejected", "suspended", "calculated",
-                   "held"]  # OrderStatus in Alpaca's trading-api.json (wire notes §3: 17)
+                   "held"]  # the 17 values of OrderStatus in Alpaca's trading-api.json
 
 
 @pytest.mark.parametrize("status", ALPACA_STATUSES)
@@ -181,7 +182,7 @@ def test_stream_health_follows_the_connection(failure, status, stops):
 
 def test_the_account_number_is_read_for_the_live_confirmation():
     # TradeAccount requires id, account_number and status; money fields are strings
-    # (alpaca-py trading/models.py L477-561, ALPACA_WIRE_AND_SEMANTICS.md section 1).
+    # (alpaca-py 0.44 trading/models.py TradeAccount, L477-561).
     account = parse.account({"id": "904837e3-3b76-47ec-b432-046db621571b",
                              "account_number": "PA3K7Q9Z1234", "status": "ACTIVE",
                              "cash": "5000.12", "equity": "100000", "buying_power": "10000.24",

@@ -1,10 +1,10 @@
 """The guarded broker: one shared request budget, retries for reads and cancels only.
 
-Wire facts relied on (collected in /work/shared/reference/ALPACA_WIRE_AND_SEMANTICS.md):
+Wire facts relied on:
 - 200 requests per minute per account, paper and live (alpaca.markets/support/
   usage-limit-api-calls); beyond it a 429 "rate limit exceeded" (alpaca-trade-api-csharp#416).
 - Every response carries X-RateLimit-Limit / -Remaining / -Reset, Reset in unix seconds
-  (OpenAPI spec ``components.headers``; forum thread t/12029): the adapter turns
+  (OpenAPI trading-api.json ``components.headers``; forum.alpaca.markets t/12029): the adapter turns
   Remaining 0 into the ``rate_limit_pause`` hint read here.
 - Retry-After is the standard HTTP hint (RFC 9110 section 10.2.3); Alpaca does not
   document sending it, so it is honoured when present and backoff applies otherwise.

@@ -5,7 +5,9 @@ tests/trading/trading_client/test_order_routes.py); a cancel's 204 only means th
 was accepted and the order can fill while ``pending_cancel`` (alpaca-docs orders.md
 "Order Lifecycle"); PATCH gives a new order that ``replaces`` the old one, which becomes
 ``replaced`` with ``replaced_by`` (spec patchOrderByOrderId; Alpaca-API#111); a replace
-whose old order filled first is rejected (wire notes §3).
+whose old order filled first is rejected (spec patchOrderByOrderId: "If the existing open
+order is filled before the replacing (new) order reaches the execution venue, the replacing
+(new) order is rejected").
 """
 
 from __future__ import annotations

@@ -215,7 +215,7 @@ class AccountSummary:
 
 
 #: Alpaca's trading endpoints when no URL is configured: alpaca-py's TradingClient
-#: defaults (alpaca/common/enums.py BaseURL; ALPACA_WIRE_AND_SEMANTICS.md section 1).
+#: defaults (alpaca-py alpaca/common/enums.py BaseURL TRADING_PAPER / TRADING_LIVE).
 ALPACA_ENDPOINTS = {BrokerMode.PAPER: "https://paper-api.alpaca.markets",
                     BrokerMode.LIVE: "https://api.alpaca.markets"}
 

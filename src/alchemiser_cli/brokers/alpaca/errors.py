@@ -33,9 +33,10 @@ def _body(text: str) -> dict[str, Any] | None:
 
 
 def is_auth_refusal(status: int | None, text: str) -> bool:
-    """Bad or revoked keys, in every form they have been seen (ALPACA_FIDELITY_AUDIT.md row 1).
+    """Bad or revoked keys, in every form they have been seen.
 
-    401 in any form (``{"code":40110000,...}``, Alpaca-API#186; ``{"message":"unauthorized"}``);
+    401 in any form (``{"code":40110000,...}``, Alpaca-API#186; ``{"message":"unauthorized"}``,
+    alpaca.markets/learn/how-to-fix-common-trading-api-errors-at-alpaca);
     403 ``{"message":"forbidden."}`` without a code (Alpaca-API#228, alpaca-py#347); and a 403
     whose body is not JSON (an HTML page from the proxy, alpaca-trade-api-csharp#244). A 403
     *with* a code (40310000: buying power, wash trade) is an order rejection, not auth.

@@ -289,6 +289,8 @@ class SimBroker(AccountReads, OrderLifecycle):
             if r.side != Side.BUY.value:
                 continue
             remaining = Decimal(r.qty) - Decimal(r.filled_qty)
+            # an open market buy holds 2.5%-4% above the market (alpaca-docs orders.md
+            # "Buying Power"; see order_checks.py); open buys reduce buying power (same page)
             price = (Decimal(r.limit_price) if r.limit_price
                      else self._far_touch(r.symbol, Side.BUY) * Decimal("1.03"))
             total += remaining * price

@@ -1,8 +1,10 @@
 """The US equity market calendar the simulator reports (Alpaca's ``/v2/calendar`` and clock).
 
-Regular session 09:30-16:00 New York time, extended session 04:00-20:00; NYSE holidays and
-early closes (13:00) are listed for 2025-2027 (NYSE's published holiday calendar); outside
-those years every weekday is a trading day.
+Regular session 09:30-16:00 New York time, extended session 04:00-20:00 (OpenAPI
+legacy_calendar_day: open "09:30", close "16:00", session_open "0400", session_close
+"2000"); NYSE holidays and early closes (13:00) are listed for 2025-2027 (NYSE Group's
+holiday and early-closings calendars of 2024-11-08 and 2025-12-23; 2025-01-09 closed for
+the national day of mourning); outside those years every weekday is a trading day.
 """
 
 from __future__ import annotations

@@ -3,11 +3,12 @@
 A submission answers ``accepted`` (Alpaca's recorded submit response in alpaca-py's
 tests/trading/trading_client/test_order_routes.py) and becomes ``new`` once routed,
 ``accept_latency`` later. A cancel is asynchronous: the order is ``pending_cancel``
-for ``cancel_latency`` and can still fill meanwhile (Alpaca's order-lifecycle docs:
-a 204 only means the request was accepted). A replace (PATCH) puts the old order in
-``pending_replace``; when the new one is routed the old one becomes ``replaced``, or, if
-it filled first, the new one is rejected. Every trade update goes through :meth:`_emit`,
-where the trade-stream faults (dropped or delayed events) apply.
+for ``cancel_latency`` and can still fill meanwhile (OpenAPI deleteOrderByOrderID
+"Attempts to cancel": a 204 only means the request was accepted). A replace (PATCH) puts
+the old order in ``pending_replace``; when the new one is routed the old one becomes
+``replaced``, or, if it filled first, the new one is rejected (OpenAPI
+patchOrderByOrderId). Every trade update goes through :meth:`_emit`, where the
+trade-stream faults (dropped or delayed events) apply.
 """
 
 from __future__ import annotations
@@ -124,7 +125,8 @@ class OrderLifecycle(OrderChecks):
 
     # -- cancel and replace ------------------------------------------------------------------
     def _working_order(self, order_id: str) -> SimOrderRecord:
-        """The order, if it exists and is not terminal (Alpaca's 404 and 422 otherwise)."""
+        """The order, if it exists and is not terminal (Alpaca's 404 and 422 otherwise:
+        'order is already in "filled" state', bennycode/trading-signals#1079)."""
         rec = self.state.orders.get(order_id)
         if rec is None:
             raise NotFoundError("order not found", status=404, code=40410000)
@@ -143,6 +145,7 @@ class OrderLifecycle(OrderChecks):
 
     def _cancel(self, rec: SimOrderRecord) -> None:
         faults = self.state.faults
+        # pending_replace "will reject cancel request" (OpenAPI OrderStatus)
         if rec.status == OrderStatus.PENDING_REPLACE.value or (
                 rec.status == OrderStatus.PENDING_CANCEL.value and not faults.repeat_cancel_204):
             raise NotCancelableError(f'order is already in "{rec.status}" state', status=422,
@@ -173,7 +176,13 @@ class OrderLifecycle(OrderChecks):
         """Alpaca's PATCH: a new order replaces the old one, which goes ``pending_replace``.
 
         Like Alpaca, the new order gets the *requested* quantity even if the old one was
-        partially filled (which is why the walk never uses replace).
+        partially filled (alpacahq/Alpaca-API#165; which is why the walk never uses replace).
+        Refusals: accepted/pending_new/pending_cancel/pending_replace and non-IPO notional
+        orders cannot be replaced (OpenAPI patchOrderByOrderId), "unable to replace order,
+        order isn't sent to exchange yet" (alpaca-trade-api-python#306), 42210000 "order
+        parameters are not changed" (alpaca-py#412). The spec only forbids changing a
+        fractional order's qty (PatchOrderRequest.qty); refusing any replace of one is the
+        emulator's stricter choice.
         """
         self._call(read=False)
         try:

@@ -4,7 +4,9 @@ price improvement.
 - A **market order** (or a limit that is marketable when it arrives) trades at the
   quote it arrives at, at the far touch minus price improvement: it pays ``E/Q`` times
   the half-spread over the mid (``market_eq`` of its class), except orders under one
-  share, which Alpaca fills itself at the NBBO (E/Q = 1). The fill is reported on the
+  share, which Alpaca fills itself at the NBBO (E/Q = 1: "The expected price of fill is
+  the NBBO quote", fractional shares "executed ... on a principal or riskless principal
+  basis", alpaca-docs content/trading/fractional-trading.md). The fill is reported on the
   next tick.
 - A **resting limit** has a queue position. Joining the touch puts it at the back of the
   displayed queue; a price inside the spread becomes the new touch with nobody ahead,

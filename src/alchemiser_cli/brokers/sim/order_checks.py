@@ -1,9 +1,17 @@
 """What the simulator checks before it accepts an order, in Alpaca's words.
 
-Messages and codes: sub-penny prices (alpaca-docs orders.md; alpaca-trade-api-csharp#497),
-fractionable assets and DAY-only fractional/notional orders (alpaca-docs
-fractional-trading.md), insufficient qty or buying power (Alpaca-API#282, alpaca-py#225),
-wash trades (403/40310000 or 422/42210000; docs.alpaca.markets/docs/user-protection).
+Sources ("spec" is Alpaca's OpenAPI trading-api.json): sub-penny prices, 422/42210000
+(alpaca-trade-api-go#260, alpaca-trade-api-csharp#497); time in force (spec TimeInForce:
+day, gtc, opg, cls, ioc, fok); extended hours only for limit orders (spec postOrder
+extended_hours); fractionable assets, qty xor notional (400), up to 9 decimals, $1 minimum
+and DAY-only fractional/notional orders (alpaca-docs content/trading/fractional-trading.md;
+422: Petersoj/alpaca-java#140); insufficient qty (403/40310000, Alpaca-API#282) or buying
+power (alpaca-py#225); wash trades (403/40310000, forum.alpaca.markets t/13817;
+422/42210000, Petersoj/alpaca-java#145). Wash trades here are any open opposite-side
+order (forum t/18200), stricter than Alpaca's docs, which refuse opposing limits only when
+they cross (alpacahq/alpaca-skills skills/broker-api/trading-orders/SKILL.md §6).
+Wordings not found in a source are the emulator's (the $1 minimum, 9 decimals, 400 text);
+SKILL.md §6 gives 422 for a buy under $1, where this answers 403.
 """
 
 from __future__ import annotations
@@ -86,8 +94,10 @@ class OrderChecks:
                 spec.limit_price is None or not is_valid_tick(spec.limit_price)):
             raise reject(f"invalid limit_price {spec.limit_price}. sub-penny increment does not "
                           "fulfill minimum pricing criteria")
-        if spec.extended_hours and (spec.type is not OrderType.LIMIT or tif != "day"):
-            raise reject("extended hours order must be DAY limit orders")
+        # spec postOrder extended_hours: "Only works with type limit and time_in_force set
+        # to either day or gtc" (the older alpaca-docs orders.md allowed day only)
+        if spec.extended_hours and (spec.type is not OrderType.LIMIT or tif not in ("day", "gtc")):
+            raise reject("extended hours orders must be limit orders with time_in_force day or gtc")
         bid, ask = self.true_touch(spec.symbol)
         if spec.notional is not None:
             if spec.notional < MIN_NOTIONAL:
@@ -120,6 +130,8 @@ class OrderChecks:
                               f"available: {held})", status=403, code=40310000)
         else:
             limit = spec.limit_price if spec.type is OrderType.LIMIT else None
+            # a market buy is valued "2.5% to 4% above the current market price" (alpacahq/
+            # alpaca-docs content/trading/orders.md "Buying Power"); 3% sits in that range
             cost = qty * (limit if limit is not None else ask * Decimal("1.03"))
             power = self.buying_power()
             if replaces is not None and replaces.limit_price:

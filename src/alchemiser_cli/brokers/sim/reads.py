@@ -45,7 +45,12 @@ class AccountReads:
 
     def buying_power(self) -> Decimal:
         """Cash account: cash less open buys. Margin (``margin_multiplier`` m > 1): RegT-like
-        ``m × equity − long market value`` less open buys, so it exceeds the cash."""
+        ``m × equity − long market value`` less open buys, so it exceeds the cash.
+
+        Alpaca's OpenAPI Account.buying_power: "If multiplier = 2, buying_power =
+        max(equity - initial_margin,0) * 2; If multiplier = 1, buying_power = cash" (the same
+        for m = 2 with a 50% initial margin); open buys reduce it (alpaca-docs orders.md
+        "Buying Power")."""
         cash = Decimal(self.state.cash)
         multiplier = Decimal(self.state.faults.margin_multiplier)
         base = cash if multiplier == 1 else (

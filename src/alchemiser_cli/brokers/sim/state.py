@@ -55,7 +55,9 @@ class SimFaults:
     fill_on_cancel: int = 0  # the next N cancels find the order already filled
     stuck_cancel: int = 0  # the next N cancels leave the order pending_cancel for good
     limit_fills: bool = True  # false: limit orders never fill (market orders still do)
-    partial_probability: float | None = None  # force partial fills with this probability
+    # force partial fills with this probability (Alpaca paper: "partial fills for a random
+    # size 10% of the time", alpacahq/alpaca-docs content/trading/paper-trading.md)
+    partial_probability: float | None = None
     market_closed: bool = False
     account_blocked: bool = False
     lose_submit_response: int = 0  # the next N submissions are placed but time out

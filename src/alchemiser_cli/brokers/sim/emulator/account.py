@@ -17,8 +17,9 @@ ROUTES = web.RouteTableDef()
 @ROUTES.get("/v2/account")
 async def account(request: web.Request) -> web.Response:
     """TradeAccount (alpaca-py trading/models.py; recorded response in
-    tests/trading/trading_client/test_account_routes.py). The PDT fields are gone since
-    2026-07-06 (alpaca-py PR #686)."""
+    tests/trading/trading_client/test_account_routes.py; OpenAPI Account). The PDT fields
+    are gone since 2026-07-06 (OpenAPI Account x-deprecation "sunset": 2026-07-06; alpaca-py
+    trading/models.py TradeAccount; QuantConnect/Lean.Brokerages.Alpaca#68)."""
     sim = emulator_of(request).sim
     a = await sim.get_account()
     long_value = sim.long_market_value()

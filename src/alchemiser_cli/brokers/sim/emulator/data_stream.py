@@ -1,12 +1,16 @@
 """The market-data WebSocket (``/v2/iex``, ``/v2/sip``, ``/v2/test``): msgpack frames.
 
-Protocol (ALPACA_WIRE_AND_SEMANTICS.md §2, checked against alpaca-py data/live/websocket.py):
-greeting ``[{"T":"success","msg":"connected"}]``; ``{"action":"auth","key","secret"}`` ->
+Protocol (alpacahq/alpaca-docs content/api-references/market-data-api/stock-pricing-data/
+realtime.md, checked against alpaca-py data/live/websocket.py): greeting
+``[{"T":"success","msg":"connected"}]``; ``{"action":"auth","key","secret"}`` ->
 ``authenticated`` or ``[{"T":"error","code":402,"msg":"auth failed"}]``; subscriptions to
-``trades``, ``quotes`` and ``bars`` answered with a ``subscription`` message; quotes
-``T:q``, trades ``T:t``, bars ``T:b`` with ``t`` a msgpack Timestamp. Error codes from
-alpaca-docs realtime.md: 400 invalid syntax, 401 not authenticated, 402 auth failed,
-403 already authenticated, 406 connection limit exceeded, 409 insufficient subscription.
+``trades``, ``quotes`` and ``bars`` answered with the whole ``subscription`` list; quotes
+``T:q``, trades ``T:t``, bars ``T:b``. Frames are always msgpack, which alpaca-py asks
+for (``Content-Type: application/msgpack``; realtime.md's default is JSON text), with
+``t`` a msgpack Timestamp (alpaca-py ``_cast`` calls ``msg["t"].to_datetime()``). Error
+codes from realtime.md: 400 invalid syntax, 401 not authenticated, 402 auth failed,
+403 already authenticated, 406 connection limit exceeded, 409 insufficient subscription
+(sent at auth).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ class EmulatorFaults:
     auth_error: str = "403"  # how refused keys are answered: 403 (forbidden.), 401, html
     sip_refused: bool = False  # no SIP subscription: REST feed=sip 403, /v2/sip stream 409
     stream_connection_limit: bool = False  # a second data-stream connection gets 406
-    rate_limit: int = 200  # requests per minute per account and API (Alpaca's limit)
+    rate_limit: int = 200  # per minute, account and API (alpaca.markets/support/usage-limit-api-calls)
 
 
 def apply_emulator_fault(http: EmulatorFaults, sim: SimFaults, item: str) -> None:

@@ -2,9 +2,11 @@
 
 Shapes: alpaca-py data/historical/stock.py and data/mappings.py (``{"quotes": {SYM: {...}}}``
 for many symbols, ``{"symbol": SYM, "quote": {...}}`` for one; ``bars`` pages with
-``next_page_token``). A ``feed=sip`` request without a SIP subscription answers 403
-``subscription does not permit querying recent SIP data`` (docs.alpaca.markets/docs/
-market-data-faq). Trades and bars are synthesised from the simulated mid.
+``next_page_token``; snapshot keys per data/mappings.py SNAPSHOT_MAPPING); the legacy
+alpaca-trade-api rest.py reads ``resp['quote']`` for one symbol. A ``feed=sip`` request
+without a SIP subscription answers 403 ``subscription does not permit querying recent SIP
+data`` (docs.alpaca.markets/docs/market-data-faq). Trades and bars are synthesised from
+the simulated mid.
 """
 
 from __future__ import annotations

@@ -1,5 +1,12 @@
 """Cross-cutting REST behaviour: request counts and log, auth, the rate limit, injected
-faults, and Alpaca's error bodies (JSON, even for unknown routes)."""
+faults, and Alpaca's error bodies (JSON, even for unknown routes).
+
+No credentials: 401 (alpaca.markets/learn/how-to-fix-common-trading-api-errors-at-alpaca)
+``{"code":40110000,"message":"request is not authorized"}`` (alpacahq/alpaca-py#391); an
+unknown route: 404 ``{"code":40410000,"message":"endpoint not found"}`` (Alpaca-API#137);
+over the limit: 429 "rate limit exceeded" (alpaca-trade-api-csharp#416). The numeric codes
+of 429, 405, 500 and 504 answers are not documented: they are the emulator's.
+"""
 
 from __future__ import annotations
 
@@ -19,9 +26,9 @@ from alchemiser_cli.brokers.sim.order_checks import InsufficientBuyingPowerError
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-#: The forms a refused key has been seen in (ALPACA_FIDELITY_AUDIT.md row 1):
-#: 403 ``{"message": "forbidden."}`` (Alpaca-API#228, alpaca-py#347), 401 with code
-#: 40110000 (Alpaca-API#186), and an HTML 403 from the proxy (alpaca-trade-api-csharp#244).
+#: The forms a refused key has been seen in: 403 ``{"message": "forbidden."}``
+#: (alpacahq/Alpaca-API#228, alpacahq/alpaca-py#347), 401 with code 40110000
+#: (Alpaca-API#186), and an nginx HTML 403 (alpacahq/alpaca-trade-api-csharp#244).
 HTML_403 = ("<html>\r\n<head><title>403 Forbidden</title></head>\r\n<body>\r\n"
             "<center><h1>403 Forbidden</h1></center>\r\n</body>\r\n</html>\r\n")
 DATA_PREFIXES = ("/v2/stocks", "/v1beta")

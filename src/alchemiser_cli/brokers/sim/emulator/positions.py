@@ -1,8 +1,12 @@
 """``/v2/positions``: list, get, close one (``qty`` or ``percentage``), close all.
 
-Shapes: alpaca-py tests/trading/trading_client/test_position_routes.py (a close answers
-with the closing Order; close-all with a list of ``{symbol, status, body}``).
-``qty_available`` is the position less open sell orders (Alpaca's Position schema).
+Shapes: alpaca-py tests/trading/trading_client/test_position_routes.py and Alpaca's OpenAPI
+trading-api.json ("spec"): a close answers with the closing Order (spec deleteOpenPosition:
+``qty`` or ``percentage``, not both; a percentage sells a fraction only if the position is
+fractional); close-all answers 207 with ``{symbol, status, body}`` each (spec
+deleteAllOpenPositions, PositionClosedReponse). ``qty_available`` is the position less
+open orders (spec Position.qty_available). A missing position is 404/40410000 "position
+does not exist" (alpacahq/Alpaca-API#215, alpacahq/alpaca-trade-api-go#269).
 """
 
 from __future__ import annotations
@@ -96,9 +100,9 @@ async def close_position(request: web.Request) -> web.Response:
         share = Decimal(query["percentage"])
         if not ZERO < share <= 100:
             return error(422, 40010001, "percentage must be between 0 and 100")
-        spec = sim.spec(symbol)
-        fractionable = spec is not None and spec.fractionable
-        step = FRACTIONAL_STEP if fractionable or held % 1 else Decimal(1)
+        # spec deleteOpenPosition percentage: "Would only sell fractional if position is
+        # originally fractional"
+        step = FRACTIONAL_STEP if held % 1 else Decimal(1)
         qty = (held * share / 100 / step).to_integral_value(ROUND_FLOOR) * step
     return web.json_response(await _close(sim, symbol, qty))
 

@@ -2,8 +2,11 @@
 
 Every answer carries ``X-RateLimit-Limit``, ``X-RateLimit-Remaining`` and
 ``X-RateLimit-Reset`` (epoch seconds); a request over the limit gets 429
-(alpaca.markets/support/usage-limit-api-calls; the headers are in Alpaca's OpenAPI
-``components.headers``; see ALPACA_WIRE_AND_SEMANTICS.md §3 "Rate limit").
+(alpaca.markets/support/usage-limit-api-calls: 200 a minute per account; the headers on
+"All Trading API responses": forum.alpaca.markets t/12029; Reset is "The UNIX epoch when
+the remaining quota changes": OpenAPI trading-api.json ``components.headers``). Market
+data has its own limit (200/min on the free plan: docs.alpaca.markets/docs/
+about-market-data-api).
 """
 
 from __future__ import annotations

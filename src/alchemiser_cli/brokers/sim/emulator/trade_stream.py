@@ -1,14 +1,14 @@
 """The ``trade_updates`` WebSocket at ``/stream`` (alpaca-py) and ``/stream/`` (the legacy
 alpaca-trade-api connects there: its stream.py builds ``base_url + '/stream/'``).
 
-Protocol (ALPACA_WIRE_AND_SEMANTICS.md §2, checked against alpaca-py trading/stream.py):
-no greeting; ``{"action":"authenticate","data":{"key_id","secret_key"}}`` ->
-``{"stream":"authorization","data":{"status":"authorized"|"unauthorized",...}}``;
-``{"action":"listen","data":{"streams":["trade_updates"]}}`` -> ``listening``. Paper sends
-JSON in binary frames. A ``fill``/``partial_fill`` event carries that execution's ``qty``
-and ``price`` (the order carries the cumulative ``filled_qty``/``filled_avg_price``),
-``position_qty``, ``execution_id`` and ``timestamp`` (Alpaca streaming docs,
-streaming.md "trade_updates").
+Protocol (alpacahq/alpaca-docs content/api-references/trading-api/streaming.md, checked
+against alpaca-py trading/stream.py): no greeting; ``{"action":"authenticate","data":
+{"key_id","secret_key"}}`` -> ``{"stream":"authorization","data":{"status":"authorized"|
+"unauthorized",...}}``; ``{"action":"listen","data":{"streams":["trade_updates"]}}`` ->
+``listening``. Paper sends JSON in binary frames (streaming.md). A ``fill``/
+``partial_fill`` event carries that execution's ``qty`` and ``price`` (alpacahq/Alpaca-API#103;
+the order carries the cumulative ``filled_qty``/``filled_avg_price``), ``position_qty``,
+``execution_id`` and ``timestamp`` (streaming.md's fill example; alpaca-py TradeUpdate).
 """
 
 from __future__ import annotations

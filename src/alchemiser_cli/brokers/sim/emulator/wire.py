@@ -62,8 +62,10 @@ def error(status: int, code: int | None, message: str, **extra: Any) -> web.Resp
 
 
 def expires_at(rec: SimOrderRecord) -> str | None:
-    """DAY (and IOC/FOK/OPG/CLS) orders expire at the session's close; GTC after 90 days
-    (Alpaca's time-in-force docs, orders.md "Time in Force")."""
+    """DAY (and IOC/FOK/OPG/CLS) orders expire at the session's close (OpenAPI TimeInForce
+    day: "If unfilled after the closing auction, it is automatically canceled"); GTC after
+    90 days, an assumption: Alpaca documents no limit ("good until canceled"), though a
+    recorded GTC order carries an ``expires_at`` about 90 days out (ccxt/ccxt#24172)."""
     created = datetime.fromisoformat(rec.created_at)
     if rec.time_in_force == "gtc":
         return iso(created + timedelta(days=90))
@@ -95,6 +97,7 @@ def order_json(rec: SimOrderRecord, snapshot: Order | None = None) -> dict[str, 
         "qty": None if rec.notional is not None else qty_text(Decimal(rec.qty)),
         "filled_qty": qty_text(filled), "filled_avg_price": num(avg),
         "order_class": "simple", "order_type": rec.type, "type": rec.type, "side": rec.side,
+        # OpenAPI Order.position_intent (PositionIntent: buy_to_open, ..., sell_to_close)
         "position_intent": "buy_to_open" if rec.side == "buy" else "sell_to_close",
         "time_in_force": rec.time_in_force,
         "limit_price": None if rec.limit_price is None else num(Decimal(rec.limit_price)),
