@@ -48,6 +48,20 @@ CASES = {
                              "error: symbol 'ſpy' is not a valid ticker"),
     "since overflows": Case(("metrics", "--since", "99999999999d"), ExitCode.USAGE,
                             "error: --since: '99999999999d' is more than 36500 days back"),
+    "prune with a duration it does not know": Case(
+        ("prune", "--older-than", "0s"), ExitCode.USAGE,
+        "error: --older-than: '0s' is not like 90d, 12w or 2026-11-01"),
+    "prune too far back": Case(("prune", "--older-than", "99999999999d"), ExitCode.USAGE,
+                               "error: --older-than: '99999999999d' is more than 36500 days"),
+    "fills since a duration it does not know": Case(
+        ("fills", "--since", "0s"), ExitCode.USAGE,
+        "error: --since: '0s' is not like 30d, 24h or 2026-11-01"),
+    "metrics since a duration it does not know": Case(
+        ("metrics", "--since", "yesterday"), ExitCode.USAGE,
+        "error: --since: 'yesterday' is not like 7d, 24h or 2026-11-01"),
+    "unknown command with escape sequences": Case(
+        ("\x1b[31mfoo\x07",), ExitCode.USAGE,
+        "error: No such command '\\x1b[31mfoo\\x07'."),
     "limit overflows": Case(("runs", "--limit", "99999999999999999999"), ExitCode.USAGE,
                             "error: Invalid value for '--limit'"),
     "data dir is a file": Case(("place", "AAPL", "buy", "1", "--sim"), ExitCode.CONFIG,
@@ -121,6 +135,7 @@ def test_hostile_input_gets_a_clear_error_and_places_nothing(capsys, tmp_path, m
     assert result.code == case.code, result.err
     assert result.err.startswith(case.message.format(tmp=tmp_path)), result.err
     assert result.err.count("\n") == 1, result.err
+    assert not [ch for ch in result.err[:-1] if not ch.isprintable()], result.err  # no raw ESC
     state = tmp_path / "data" / "sim" / "state.json"
     if state.exists():
         assert json.loads(state.read_text())["orders"] == {}
