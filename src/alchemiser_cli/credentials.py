@@ -56,6 +56,21 @@ def with_account(settings: Settings, name: str | None, environ: Mapping[str, str
     return settings.model_copy(update=update)
 
 
+def credentials_source(settings: Settings, environ: Mapping[str, str]) -> str:
+    """Where the credentials ``settings`` use come from, for a message that must name them
+    (never their values): the account's variables or credentials file, else the variables
+    that are set (``APCA_*`` unless only ``ALCH_*`` are)."""
+    account = settings.selected_account
+    if account is not None and account.credentials_file is not None:
+        return f"the credentials file {account.credentials_file}"
+    if account is not None and account.key_id_env and account.secret_key_env:
+        return f"{account.key_id_env} and {account.secret_key_env}"
+    if not {"APCA_API_KEY_ID", "APCA_API_SECRET_KEY"} & set(environ) and (
+            {"ALCH_API_KEY_ID", "ALCH_API_SECRET_KEY"} & set(environ)):
+        return "ALCH_API_KEY_ID and ALCH_API_SECRET_KEY"
+    return "APCA_API_KEY_ID and APCA_API_SECRET_KEY"
+
+
 def account_credentials(name: str, account: AccountSettings,
                         environ: Mapping[str, str]) -> tuple[str, str]:
     """The key id and secret of an account, from its variables or its credentials file."""

@@ -92,6 +92,52 @@ def test_two_accounts_side_by_side(capsys, two_accounts, tmp_path):
     assert 'account="default"' not in prom
 
 
+def test_a_refused_key_is_a_configuration_error_naming_where_that_account_s_keys_come_from(
+        capsys, two_accounts, monkeypatch, tmp_path):
+    faults(two_accounts["taxable"], "revoked")  # the emulator refuses every key (403)
+    checked = alch(capsys, "accounts", "--check", "--json")
+    assert checked.code == ExitCode.CONFIG, checked.out + checked.err  # BrokerAuthError -> 3
+    rows = {row["name"]: row for row in records(checked.out, "account")}
+    assert rows["retirement"]["reachable"] == "reachable, status ACTIVE"
+    assert rows["retirement"]["problem"] is None
+    refused = rows["taxable"]["problem"]
+    assert refused.startswith("the broker refused the credentials (HTTP 403"), refused
+    assert "check TAXABLE_KEY and TAXABLE_SECRET" in refused
+    assert "APCA_API" not in checked.out + checked.err
+    # a command on that account names the same variables
+    placed = alch(capsys, "--account", "taxable", "place", "AAPL", "buy", "1", "--paper")
+    assert placed.code == ExitCode.CONFIG
+    assert "check TAXABLE_KEY and TAXABLE_SECRET" in placed.err and "APCA_API" not in placed.err
+
+    # keys from a credentials file: the file is named
+    env = tmp_path / "taxable.env"
+    env.write_text(f"APCA_API_KEY_ID={KEYS['taxable'][0]}\nAPCA_API_SECRET_KEY=revoked\n")
+    env.chmod(0o600)
+    config = (tmp_path / "alch.toml").read_text().replace(
+        'key_id_env = "TAXABLE_KEY"\nsecret_key_env = "TAXABLE_SECRET"',
+        f'credentials_file = "{env}"')
+    (tmp_path / "alch.toml").write_text(config)
+    from_file = alch(capsys, "accounts", "--check", "--json")
+    assert from_file.code == ExitCode.CONFIG
+    row = {r["name"]: r for r in records(from_file.out, "account")}["taxable"]
+    assert f"check the credentials file {env}" in row["problem"], row
+    assert "APCA_API_KEY_ID and" not in from_file.out + from_file.err
+    shown = alch(capsys, "accounts", "--check")  # the table names the file too
+    assert shown.code == ExitCode.CONFIG and f"check the credentials file {env}" in shown.out
+
+
+def test_an_unreachable_account_still_exits_4(capsys, two_accounts, tmp_path):
+    config = (tmp_path / "alch.toml").read_text().replace(
+        two_accounts["retirement"].base_url, "http://127.0.0.1:9")  # nothing listens there
+    (tmp_path / "alch.toml").write_text(config)
+    checked = alch(capsys, "accounts", "--check", "--json")
+    assert checked.code == ExitCode.BROKER, checked.err
+    rows = {row["name"]: row for row in records(checked.out, "account")}
+    assert rows["retirement"]["reachable"].startswith("unreachable: ")
+    assert rows["retirement"]["problem"] is None
+    assert rows["taxable"]["reachable"] == "reachable, status ACTIVE"
+
+
 def test_a_plan_that_names_another_account_is_refused(capsys, two_accounts, tmp_path):
     (tmp_path / "p.toml").write_text('[plan]\naccount = "retirement"\n[targets]\nSPY = 0.3\n')
     result = alch(capsys, "--account", "taxable", "rebalance", "p.toml", "--paper")

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from alchemiser_cli.brokers.factory import BrokerMode
@@ -49,9 +49,24 @@ def list_accounts(settings: Settings) -> list[AccountInfo]:
 
 async def check_account(settings: Settings, name: str) -> str:
     """Open the account and read its status: ``ACTIVE``, or why it cannot be reached."""
+    return (await _check(settings, name))[0]
+
+
+async def probe_account(settings: Settings, info: AccountInfo) -> AccountInfo:
+    """``info`` after connecting to its account: ``reachable`` is its status or why it could
+    not be reached; credentials the broker refuses are a ``problem`` (a configuration
+    error, exit 3) that names where they come from."""
+    if info.problem is not None:
+        return info
+    reachable, refused = await _check(settings, info.name)
+    return replace(info, reachable=reachable, problem=refused)
+
+
+async def _check(settings: Settings, name: str) -> tuple[str, str | None]:
+    """The account's state, and why its credentials were refused (None: they were not)."""
     import os
 
-    from alchemiser_cli.brokers.port import BrokerError
+    from alchemiser_cli.brokers.port import BrokerAuthError, BrokerError
     from alchemiser_cli.credentials import with_account
     from alchemiser_cli.domain.errors import AlchError
 
@@ -60,9 +75,11 @@ async def check_account(settings: Settings, name: str) -> str:
         mode = BrokerMode(resolved.accounts[name].mode)
         async with open_connection(mode, resolved) as conn:
             account = await conn.broker.get_account()
+    except BrokerAuthError as exc:
+        return "refused", str(exc)
     except (ValueError, AlchError, BrokerError, OSError) as exc:
-        return f"unreachable: {exc}"
-    return f"reachable, status {account.status}" + ("" if account.active else ", BLOCKED")
+        return f"unreachable: {exc}", None
+    return f"reachable, status {account.status}" + ("" if account.active else ", BLOCKED"), None
 
 
 def redact_key(key: str) -> str:
