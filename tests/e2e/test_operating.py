@@ -138,6 +138,42 @@ def test_an_unreachable_account_still_exits_4(capsys, two_accounts, tmp_path):
     assert rows["taxable"]["reachable"] == "reachable, status ACTIVE"
 
 
+def test_a_token_in_a_notification_url_is_never_printed_shown_or_journaled(
+        capsys, two_accounts, receiver, tmp_path):  # noqa: F811
+    token = "SECRETPATHTOKEN0042"
+    hook = receiver.url(path=f"/p/{token}")
+    receiver.status = 500  # a receiver that refuses: the failure is reported and journaled
+    config = (tmp_path / "alch.toml").read_text()
+    (tmp_path / "alch.toml").write_text(
+        f'notify = ["discord://123456789012/{token}"]\nnotify_on = "always"\n' + config.replace(
+            '[accounts.taxable]\n', f'[accounts.taxable]\nnotify = ["{hook}"]\n'
+                                    'notify_on = "always"\n'))
+    outputs = []
+    for args in (("--account", "taxable", "place", "AAPL", "buy", "1", "--paper"),
+                 ("--account", "taxable", "place", "AAPL", "buy", "1", "--paper", "--json",
+                  "--notify", f"json://127.0.0.1:9/p/{token}"),
+                 ("runs", "--json"), ("accounts",), ("accounts", "--json"),
+                 ("--account", "taxable", "config", "show"),
+                 ("--account", "taxable", "config", "show", "--json")):
+        result = alch(capsys, *args, raw=True)
+        assert result.code in (0, ExitCode.FAILED), result.err
+        outputs.append(result.out + result.err)
+    assert len(receiver.requests) == 2  # it was called, with its token, and refused
+    run_id = records(outputs[2], "run")[0]["run_id"]
+    shown = alch(capsys, "show", run_id, "--events", "--json", raw=True)
+    outputs.append(shown.out + shown.err)
+    assert f"notification to json://127.0.0.1:{receiver.port}/*** failed" in outputs[0]
+    assert "notification to discord://***/*** failed" in outputs[0]
+    assert f"json://127.0.0.1:{receiver.port}/***" in outputs[4]  # accounts lists it masked
+    assert "discord://***/***" in outputs[5]  # config show lists it masked
+    for text in outputs:
+        assert token not in text
+    data = tmp_path / "data"
+    for path in data.rglob("*"):
+        if path.is_file():
+            assert token.encode() not in path.read_bytes(), path  # journal, WAL, sim state
+
+
 def test_a_plan_that_names_another_account_is_refused(capsys, two_accounts, tmp_path):
     (tmp_path / "p.toml").write_text('[plan]\naccount = "retirement"\n[targets]\nSPY = 0.3\n')
     result = alch(capsys, "--account", "taxable", "rebalance", "p.toml", "--paper")
@@ -181,7 +217,8 @@ def test_a_failing_run_posts_one_alert_and_keeps_its_exit_code(capsys, two_accou
     dead = alch(capsys, "--account", "taxable", "place", "AAPL", "buy", "1", "--paper",
                 "--notify", "json://127.0.0.1:9/hook")
     assert dead.code == ExitCode.FAILED
-    assert "warning: notification to json://127.0.0.1:9/hook failed: " in dead.err
+    # only the scheme and host of a notification URL are ever shown (its path may be a token)
+    assert "warning: notification to json://127.0.0.1:9/*** failed: " in dead.err
 
 
 def test_fills_export_and_prune(capsys, tmp_path):

@@ -24,6 +24,8 @@ class AccountInfo:
     notify: int
     notify_on: str
     reachable: str | None = None  # with check: the account's status, or the error
+    #: where its alerts go, as scheme and host only (notification URLs carry tokens)
+    notify_urls: tuple[str, ...] = ()
 
 
 def list_accounts(settings: Settings) -> list[AccountInfo]:
@@ -43,7 +45,8 @@ def list_accounts(settings: Settings) -> list[AccountInfo]:
         except ValueError as exc:
             key, problem = None, str(exc)
         infos.append(AccountInfo(name, acc.mode, where, key, problem,
-                                 acc.feed or settings.feed, len(acc.notify), acc.notify_on))
+                                 acc.feed or settings.feed, len(acc.notify), acc.notify_on,
+                                 notify_urls=shown_urls(acc.notify)))
     return infos
 
 
@@ -82,6 +85,13 @@ async def _check(settings: Settings, name: str) -> tuple[str, str | None]:
     return f"reachable, status {account.status}" + ("" if account.active else ", BLOCKED"), None
 
 
+def shown_urls(urls: tuple[str, ...]) -> tuple[str, ...]:
+    """Notification URLs as they may be shown: scheme and host, the rest masked."""
+    from alchemiser_cli.notify import shown_url
+
+    return tuple(shown_url(url, index) for index, url in enumerate(urls))
+
+
 def redact_key(key: str) -> str:
     """Just enough of a key to recognise it: ``PK…1234``."""
     return "*" * len(key) if len(key) <= 8 else f"{key[:2]}…{key[-4:]}"
@@ -108,7 +118,7 @@ def describe_settings(settings: Settings, flags: dict[str, Any] | None = None) -
         if isinstance(value, SecretStr):
             shown = redact_key(value.get_secret_value()) if value.get_secret_value() else ""
         elif isinstance(value, tuple | list):
-            shown = ", ".join(str(v) for v in value) if key != "notify" else f"{len(value)} URL(s)"
+            shown = ", ".join(shown_urls(tuple(value)) if key == "notify" else map(str, value))
         else:
             shown = "" if value is None else str(value)
         out.append(SettingValue(key, shown, sources[key]))
