@@ -16,6 +16,23 @@ if TYPE_CHECKING:
 
 #: What a key id or secret may not contain (an env file saved with CRLF line endings...).
 UNPRINTABLE = re.compile(r"[\s\x00-\x1f\x7f]")
+#: Alpaca key ids and secrets are printable ASCII: anything else (a typographic quote pasted
+#: from a document) could never be right, and would fail in the HTTP headers as a crash.
+NOT_PRINTABLE_ASCII = re.compile(r"[^\x21-\x7e]")
+OUTSIDE_ASCII = ("a character outside printable ASCII (a typographic quote or dash pasted "
+                 "from a document?); Alpaca keys are plain ASCII")
+
+
+def credential_problem(value: str, whitespace: str) -> str | None:
+    """Why ``value`` cannot be a key id or secret (None: it can), never quoting it.
+
+    ``whitespace`` is what to say about a space or control character.
+    """
+    if UNPRINTABLE.search(value):
+        return whitespace
+    if NOT_PRINTABLE_ASCII.search(value):
+        return OUTSIDE_ASCII
+    return None
 
 
 def with_account(settings: Settings, name: str | None, environ: Mapping[str, str]) -> Settings:
@@ -39,6 +56,21 @@ def with_account(settings: Settings, name: str | None, environ: Mapping[str, str
     return settings.model_copy(update=update)
 
 
+def credentials_source(settings: Settings, environ: Mapping[str, str]) -> str:
+    """Where the credentials ``settings`` use come from, for a message that must name them
+    (never their values): the account's variables or credentials file, else the variables
+    that are set (``APCA_*`` unless only ``ALCH_*`` are)."""
+    account = settings.selected_account
+    if account is not None and account.credentials_file is not None:
+        return f"the credentials file {account.credentials_file}"
+    if account is not None and account.key_id_env and account.secret_key_env:
+        return f"{account.key_id_env} and {account.secret_key_env}"
+    if not {"APCA_API_KEY_ID", "APCA_API_SECRET_KEY"} & set(environ) and (
+            {"ALCH_API_KEY_ID", "ALCH_API_SECRET_KEY"} & set(environ)):
+        return "ALCH_API_KEY_ID and ALCH_API_SECRET_KEY"
+    return "APCA_API_KEY_ID and APCA_API_SECRET_KEY"
+
+
 def account_credentials(name: str, account: AccountSettings,
                         environ: Mapping[str, str]) -> tuple[str, str]:
     """The key id and secret of an account, from its variables or its credentials file."""
@@ -57,9 +89,10 @@ def account_credentials(name: str, account: AccountSettings,
     if not key or not secret:
         raise ValueError(f"accounts.{name}: no credentials in {where}")
     for value, label in ((key, "key id"), (secret, "secret")):
-        if UNPRINTABLE.search(value):
-            raise ValueError(f"accounts.{name}: the {label} in {where} contains a space or a "
-                             "control character (CRLF line endings?); the value is not shown")
+        problem = credential_problem(value, "a space or a control character (CRLF line endings?)")
+        if problem is not None:
+            raise ValueError(f"accounts.{name}: the {label} in {where} contains {problem}; "
+                             "the value is not shown")
     return key, secret
 
 

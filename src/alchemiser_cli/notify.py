@@ -6,8 +6,11 @@ say in the run's exit code: what happened is returned as a ``NotifyResult`` for 
 to report (stderr, journal).
 
 Secrets: the message and every error text are scrubbed of the secrets passed in, and a
-URL is only ever shown in apprise's privacy form (passwords and tokens masked) without its
-query string, because notification URLs themselves often carry tokens.
+URL is only ever shown as its scheme and host (``json://hooks.example.com/***``), because
+notification URLs carry tokens anywhere else: in the path (``json://host/p/TOKEN``,
+``slack://T/B/TOKEN``), the user, the password or the query, and, in apprise's own forms,
+where a host would be (``discord://ID/TOKEN``, ``pover://USER@TOKEN``): a host that is not
+a network name is masked too. Error texts are scrubbed of every masked part.
 
 apprise is imported only when a notification is actually sent: ``alch --help`` and runs
 without notifications never load it.
@@ -15,8 +18,10 @@ without notifications never load it.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
+import urllib.parse
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -175,7 +180,7 @@ def notify_run(report: RunReport, urls: Sequence[str], *, on: NotifyOn = NotifyO
     except Exception as exc:
         error = f"cannot load apprise: {type(exc).__name__}: {exc}"
         return NotifyResult(True, tuple(Delivery(_opaque(i), False, scrub(error, hidden))
-                                        for i, _ in enumerate(urls)))
+                                        for i, _ in enumerate(urls)))  # before any parsing
     asset = apprise.AppriseAsset(storage_mode="memory")
     subject, text = scrub(title(report), hidden), scrub(body(report), hidden)
     kind = apprise.NotifyType.SUCCESS if report.ok else apprise.NotifyType.FAILURE
@@ -198,9 +203,10 @@ def _deliver(asset: AppriseAsset, index: int, url: str, subject: str, text: str,
             if plugin is None:
                 return Delivery(shown, False, "not a notification URL apprise understands")
             private: str = plugin.url(privacy=True)  # type: ignore[no-untyped-call]
-            hidden += _masked_parts(url, private)
-            # the query string can carry tokens apprise does not mask (custom headers)
-            shown = scrub(private.split("?", 1)[0], hidden)
+            shown = shown_url(url, index)
+            # the whole URL (or apprise's form of it) reads as what is shown; any other
+            # piece of it, masked by apprise or not, reads as the mask
+            hidden += [url, private, *_masked_parts(url, private), *url_secrets(url)]
             plugin.socket_connect_timeout = min(plugin.socket_connect_timeout, timeout_seconds)
             plugin.socket_read_timeout = min(plugin.socket_read_timeout, timeout_seconds)
             sender = apprise.Apprise(asset=asset)
@@ -213,6 +219,61 @@ def _deliver(asset: AppriseAsset, index: int, url: str, subject: str, text: str,
         return Delivery(shown, True)
     reason = "; ".join(dict.fromkeys(warnings)) or "the service did not accept the notification"
     return Delivery(shown, False, scrub(reason, hidden))
+
+
+def shown_url(url: str, index: int) -> str:
+    """How a notification URL is shown and journaled: its scheme and host (and port), the
+    rest masked as ``/***``; a host that is not a network name (an id or a token in its
+    place) is masked too. A URL that cannot be read is named by its position."""
+    try:
+        parts = urllib.parse.urlsplit(url.strip())
+        host = parts.hostname
+    except ValueError:  # an unbalanced [IPv6] bracket
+        return _opaque(index)
+    if not re.fullmatch(r"[a-z][a-z0-9+.-]*", parts.scheme) or not parts.netloc:
+        return _opaque(index)
+    try:
+        port = parts.port
+    except ValueError:  # not a number: a token after a colon (tgram://BOT:TOKEN/...)
+        host = port = None
+    if host and _network_name(host):
+        where = f"[{host}]" if ":" in host else host
+        where += "" if port is None else f":{port}"
+    else:
+        where = MASK
+    rest = parts.path.strip("/") or parts.query or parts.fragment or "@" in parts.netloc
+    return f"{parts.scheme}://{where}" + (f"/{MASK}" if rest or where == MASK else "")
+
+
+def url_secrets(url: str) -> list[str]:
+    """Every piece of ``url`` that :func:`shown_url` masks (user, password, path segments,
+    query keys and values, fragment, and a host that is not a network name), raw and
+    percent-decoded, to scrub from error texts."""
+    try:
+        parts = urllib.parse.urlsplit(url.strip())
+        host = parts.hostname
+    except ValueError:
+        host, parts = None, urllib.parse.urlsplit("")
+    netloc = parts.netloc.rpartition("@")
+    pieces = re.split(r"[:@]", netloc[0]) if netloc[1] else []
+    if host and not _network_name(host):
+        pieces += re.split(r"[:@]", netloc[2])
+    pieces += re.split(r"[/;,]", parts.path) + re.split(r"[&=]", parts.query)
+    pieces.append(parts.fragment)
+    found = {p for piece in pieces for p in (piece, urllib.parse.unquote_plus(piece))}
+    return sorted((p for p in found if len(p) >= 4), key=len, reverse=True)
+
+
+def _network_name(host: str) -> bool:
+    """An IP address, ``localhost`` or a dotted DNS name: safe to show. Anything else in a
+    host's place (``discord://WEBHOOK_ID/...``, ``tgram://BOT_TOKEN/...``) is not."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    label = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+    return host == "localhost" or re.fullmatch(rf"(?:{label}\.)+[a-z][a-z0-9-]*", host) is not None
 
 
 def _masked_parts(url: str, private: str) -> list[str]:

@@ -34,7 +34,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from alchemiser_cli.credentials import UNPRINTABLE, with_account
+from alchemiser_cli.credentials import credential_problem, with_account
 from alchemiser_cli.domain.intents import Urgency
 from alchemiser_cli.domain.ladder import (
     FinalStep,
@@ -44,6 +44,7 @@ from alchemiser_cli.domain.ladder import (
     validate_ratios,
 )
 from alchemiser_cli.domain.quotes import QuotePolicy
+from alchemiser_cli.endpoint_urls import check_endpoint_url
 
 
 class _Section(BaseModel):
@@ -168,6 +169,11 @@ class AccountSettings(_Section):
             raise ValueError(f"{value!r} is not an environment variable name")
         return value
 
+    @field_validator("trading_url", "data_url", "data_stream_url", "trading_stream_url")
+    @classmethod
+    def _url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return check_endpoint_url(str(info.field_name), value)
+
 
 class MarketClassSettings(_Section):
     """Overrides of one liquidity class of the simulated market (``[sim.market.<class>]``).
@@ -285,12 +291,18 @@ class Settings(BaseSettings):
     @field_validator("api_key_id", "api_secret_key")
     @classmethod
     def _printable_credentials(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
-        if value is not None and UNPRINTABLE.search(value.get_secret_value()):
+        problem = None if value is None else credential_problem(
+            value.get_secret_value(), "a space, tab, carriage return, line feed or other control "
+            "character (an env file saved with CRLF line endings?)")
+        if problem is not None:
             name = "APCA_API_KEY_ID" if info.field_name == "api_key_id" else "APCA_API_SECRET_KEY"
-            raise ValueError(
-                f"{name} contains a space, tab, carriage return, line feed or other control "
-                "character (an env file saved with CRLF line endings?); the value is not shown")
+            raise ValueError(f"{name} contains {problem}; the value is not shown")
         return value
+
+    @field_validator("trading_url", "data_url", "data_stream_url", "trading_stream_url")
+    @classmethod
+    def _url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return check_endpoint_url(str(info.field_name), value)
 
     @field_validator("feed")
     @classmethod

@@ -27,6 +27,7 @@ class Case:
     message: str  # the start of the one stderr line
     env: dict[str, str] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)  # name -> text, written in tmp_path
+    hidden: tuple[str, ...] = ()  # never in stdout or stderr (a secret)
 
 
 CASES = {
@@ -48,6 +49,20 @@ CASES = {
                              "error: symbol 'ſpy' is not a valid ticker"),
     "since overflows": Case(("metrics", "--since", "99999999999d"), ExitCode.USAGE,
                             "error: --since: '99999999999d' is more than 36500 days back"),
+    "prune with a duration it does not know": Case(
+        ("prune", "--older-than", "0s"), ExitCode.USAGE,
+        "error: --older-than: '0s' is not like 90d, 12w or 2026-11-01"),
+    "prune too far back": Case(("prune", "--older-than", "99999999999d"), ExitCode.USAGE,
+                               "error: --older-than: '99999999999d' is more than 36500 days"),
+    "fills since a duration it does not know": Case(
+        ("fills", "--since", "0s"), ExitCode.USAGE,
+        "error: --since: '0s' is not like 30d, 24h or 2026-11-01"),
+    "metrics since a duration it does not know": Case(
+        ("metrics", "--since", "yesterday"), ExitCode.USAGE,
+        "error: --since: 'yesterday' is not like 7d, 24h or 2026-11-01"),
+    "unknown command with escape sequences": Case(
+        ("\x1b[31mfoo\x07",), ExitCode.USAGE,
+        "error: No such command '\\x1b[31mfoo\\x07'."),
     "limit overflows": Case(("runs", "--limit", "99999999999999999999"), ExitCode.USAGE,
                             "error: Invalid value for '--limit'"),
     "data dir is a file": Case(("place", "AAPL", "buy", "1", "--sim"), ExitCode.CONFIG,
@@ -101,6 +116,77 @@ CASES = {
         "error: invalid configuration: accounts: Value error, account name 'default' is reserved",
         env={"ALCH_CONFIG": "{tmp}/c.toml"},
         files={"c.toml": '[accounts.default]\nkey_id_env = "K"\nsecret_key_env = "S"\n'}),
+    # Alpaca key ids and secrets are printable ASCII: anything else (a typographic quote
+    # pasted from a document) used to reach the HTTP headers and exit 70 (UnicodeEncodeError)
+    "smart quote in the secret": Case(
+        ("quote", "AAPL", "--paper"), ExitCode.CONFIG,
+        "error: invalid configuration: api_secret_key: Value error, APCA_API_SECRET_KEY contains "
+        "a character outside printable ASCII",
+        env={"APCA_API_KEY_ID": "PKBATTERY0001", "APCA_API_SECRET_KEY": "\u201cs3cr3t-value\u201d"},
+        hidden=("s3cr3t-value",)),
+    "latin-1 letter in the key id": Case(
+        ("place", "AAPL", "buy", "1", "--paper"), ExitCode.CONFIG,
+        "error: invalid configuration: api_key_id: Value error, APCA_API_KEY_ID contains a "
+        "character outside printable ASCII",
+        env={"APCA_API_KEY_ID": "PKBATTERY\u00e90001", "APCA_API_SECRET_KEY": "s3cr3t-value"},
+        hidden=("PKBATTERY", "s3cr3t-value")),
+    "emoji in ALCH_API_SECRET_KEY": Case(
+        ("quote", "AAPL", "--paper"), ExitCode.CONFIG,
+        "error: invalid configuration: api_secret_key: Value error, APCA_API_SECRET_KEY contains "
+        "a character outside printable ASCII",
+        env={"ALCH_API_KEY_ID": "PKBATTERY0001", "ALCH_API_SECRET_KEY": "s3cr3t-value\U0001f511"},
+        hidden=("s3cr3t-value",)),
+    "smart quote in an account's secret variable": Case(
+        ("--account", "tax", "quote", "AAPL", "--paper"), ExitCode.CONFIG,
+        "error: invalid configuration: accounts.tax: the secret in TAX_KEY / TAX_SECRET contains "
+        "a character outside printable ASCII",
+        env={"ALCH_CONFIG": "{tmp}/c.toml", "TAX_KEY": "PKBATTERY0001",
+             "TAX_SECRET": "s3cr3t-value\u2019"},
+        files={"c.toml": '[accounts.tax]\nkey_id_env = "TAX_KEY"\nsecret_key_env = "TAX_SECRET"\n'},
+        hidden=("s3cr3t-value",)),
+    "non-ASCII key id in a credentials file": Case(
+        ("--account", "tax", "quote", "AAPL", "--paper"), ExitCode.CONFIG,
+        "error: invalid configuration: accounts.tax: the key id in tax.env contains a "
+        "character outside printable ASCII",
+        env={"ALCH_CONFIG": "{tmp}/c.toml"},
+        files={"c.toml": '[accounts.tax]\ncredentials_file = "tax.env"\n',
+               "tax.env": "APCA_API_KEY_ID=PK\u2013BATTERY0001\nAPCA_API_SECRET_KEY=s3cr3t-value\n"},
+        hidden=("BATTERY0001", "s3cr3t-value")),
+    # URLs are checked when the settings load, not by the first request (exit 4, MissingSchema)
+    "trading URL without a scheme": Case(
+        ("quote", "AAPL", "--paper"), ExitCode.CONFIG,
+        "error: invalid configuration: trading_url: Value error, 'notaurl' is not an http:// or "
+        "https:// URL with a host",
+        env={"ALCH_TRADING_URL": "notaurl", "APCA_API_KEY_ID": "PKBATTERY0001",
+             "APCA_API_SECRET_KEY": "s3cr3t-value"}),
+    "data URL without a host": Case(
+        ("quote", "AAPL", "--sim"), ExitCode.CONFIG,
+        "error: invalid configuration: data_url: Value error, 'https://' is not an http:// or "
+        "https:// URL with a host", env={"ALCH_DATA_URL": "https://"}),
+    "stream URL with an HTTP scheme": Case(
+        ("quote", "AAPL", "--sim"), ExitCode.CONFIG,
+        "error: invalid configuration: data_stream_url: Value error, 'http://127.0.0.1:8765/v2/iex' "
+        "is not a ws:// or wss:// URL with a host",
+        env={"ALCH_DATA_STREAM_URL": "http://127.0.0.1:8765/v2/iex"}),
+    "trading stream URL with a typo": Case(
+        ("quote", "AAPL", "--sim"), ExitCode.CONFIG,
+        "error: invalid configuration: trading_stream_url: Value error, 'wss//paper-api.alpaca"
+        ".markets/stream' is not a ws:// or wss:// URL with a host",
+        env={"ALCH_TRADING_STREAM_URL": "wss//paper-api.alpaca.markets/stream"}),
+    "an account's URL without a scheme": Case(
+        ("accounts",), ExitCode.CONFIG,
+        "error: invalid configuration: accounts.tax.trading_url: Value error, "
+        "'paper-api.alpaca.markets' is not an http:// or https:// URL with a host",
+        env={"ALCH_CONFIG": "{tmp}/c.toml"},
+        files={"c.toml": '[accounts.tax]\nkey_id_env = "K"\nsecret_key_env = "S"\n'
+                         'trading_url = "paper-api.alpaca.markets"\n'}),
+    "an account's stream URL with a REST scheme": Case(
+        ("accounts",), ExitCode.CONFIG,
+        "error: invalid configuration: accounts.tax.data_stream_url: Value error, "
+        "'https://stream.data.alpaca.markets/v2/iex' is not a ws:// or wss:// URL with a host",
+        env={"ALCH_CONFIG": "{tmp}/c.toml"},
+        files={"c.toml": '[accounts.tax]\nkey_id_env = "K"\nsecret_key_env = "S"\n'
+                         'data_stream_url = "https://stream.data.alpaca.markets/v2/iex"\n'}),
     "unknown symbol to quote": Case(("quote", "SPY", "XYZQ", "--sim"), ExitCode.USAGE,
                                     "error: unknown symbol XYZQ"),
     "place above the guard rail": Case(
@@ -115,12 +201,17 @@ def test_hostile_input_gets_a_clear_error_and_places_nothing(capsys, tmp_path, m
     assert alch(capsys, "sim", "reset").code == 0  # a simulated account that could trade
     for file, text in case.files.items():
         (tmp_path / file).write_text(text)
+        if file.endswith(".env"):
+            (tmp_path / file).chmod(0o600)  # a credentials file others cannot read
     for var, value in case.env.items():
         monkeypatch.setenv(var, value.format(tmp=tmp_path))
     result = alch(capsys, *(a.format(tmp=tmp_path) for a in case.args))
     assert result.code == case.code, result.err
     assert result.err.startswith(case.message.format(tmp=tmp_path)), result.err
     assert result.err.count("\n") == 1, result.err
+    assert not [ch for ch in result.err[:-1] if not ch.isprintable()], result.err  # no raw ESC
+    for secret in case.hidden:
+        assert secret not in result.out + result.err
     state = tmp_path / "data" / "sim" / "state.json"
     if state.exists():
         assert json.loads(state.read_text())["orders"] == {}

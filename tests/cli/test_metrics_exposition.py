@@ -1,11 +1,16 @@
 """`alch metrics --prom` read back by Prometheus's own parser (prometheus-client)."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from datetime import datetime
+from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.cli.helpers import alch
+from tests.cli.helpers import alch, records
 
 # family -> the label keys its samples carry: account and broker on every one, so a
 # textfile shared by many accounts never mixes them (nor simulated fills with real ones)
@@ -14,6 +19,7 @@ EXPECTED = {
     "alch_last_run_timestamp_seconds": GROUP | {"command"},
     "alch_last_run_duration_seconds": GROUP | {"command"},
     "alch_last_run_exit_code": GROUP | {"command"},
+    "alch_last_run_running": GROUP | {"command"},
     "alch_runs": GROUP,
     "alch_quote_requests": GROUP,
     "alch_quote_source_ratio": GROUP | {"source"},
@@ -105,3 +111,37 @@ def test_last_run_series_follow_each_command_and_its_exit_code(capsys):
     started = datetime.fromisoformat(newest["started_at"]).timestamp()
     assert by_command("alch_last_run_timestamp_seconds") == {"place": started}  # to the microsecond
     assert 0 <= by_command("alch_last_run_duration_seconds")["place"] < 60
+
+
+def test_a_killed_run_shows_as_running_then_as_exit_code_minus_one(capsys):
+    """A run killed before it could record its exit code (kill -9, OOM, power loss) must not
+    leave the `alch_last_run_exit_code != 0` alert silent."""
+    assert alch(capsys, "sim", "reset").code == 0
+    assert alch(capsys, "place", "AAPL", "buy", "1", "--sim").code == 0
+    alch(capsys, "sim", "fault", "crash_after_calls=3")  # SIGKILL after the 3rd broker call
+    killed = subprocess.run([sys.executable, "-m", "alchemiser_cli", "place", "MSFT", "buy", "1",
+                             "--sim"], capture_output=True, text=True, env={**os.environ},
+                            timeout=60, check=False)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+
+    def last_run(name: str) -> dict[str, float]:
+        text = alch(capsys, "metrics", "--prom", raw=True).out
+        families = {f.name: f for f in text_string_to_metric_families(text)}
+        samples = families[name].samples if name in families else []
+        return {s.labels["command"]: s.value for s in samples}
+
+    # still marked running: the running series says so, and no exit code is made up
+    assert last_run("alch_last_run_running") == {"place": 1}
+    assert "place" not in last_run("alch_last_run_exit_code")
+    runs = records(alch(capsys, "runs", "--json", raw=True).out, "run")
+    assert runs[0]["status"] == "running"
+    assert last_run("alch_last_run_timestamp_seconds")["place"] == datetime.fromisoformat(
+        runs[0]["started_at"]).timestamp()
+
+    # the next run marks it interrupted: it ended without an exit code, which reads -1
+    plan = Path(__file__).parents[2] / "config" / "example-plan.toml"
+    assert alch(capsys, "rebalance", str(plan), "--sim").code == 0
+    runs = records(alch(capsys, "runs", "--json", raw=True).out, "run")
+    assert next(r["status"] for r in runs if r["command"] == "place") == "interrupted"
+    assert last_run("alch_last_run_exit_code") == {"place": -1, "rebalance": 0}
+    assert last_run("alch_last_run_running") == {"place": 0, "rebalance": 0}

@@ -29,11 +29,13 @@ from alpaca.data.requests import (
     StockSnapshotRequest,
 )
 from alpaca.data.timeframe import TimeFrame
+from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, TimeInForce
 from alpaca.trading.models import TradeUpdate
 from alpaca.trading.requests import LimitOrderRequest
 from alpaca.trading.stream import TradingStream
 
+from alchemiser_cli.brokers.sim.emulator import EmulatorThread
 from tests.conformance.conftest import KEY, SECRET, http, set_faults
 
 
@@ -142,32 +144,75 @@ def test_sip_stream_refusal_is_409_insufficient_subscription(emu):
     assert asyncio.run(talk()) == [{"T": "error", "code": 409, "msg": "insufficient subscription"}]
 
 
-def test_trade_stream_fill_events_describe_one_execution(emu, trading):
+def move_price(emu: EmulatorThread, symbol: str, dollars: float) -> None:
+    """Move the simulated market's price of ``symbol`` (what the next execution meets)."""
+    def shift(emulator: Any) -> None:
+        sim = emulator.sim
+        sim.market.shift(sim.spec(symbol), sim._tick_index(), dollars)
+
+    emu.call(shift)
+
+
+def test_trade_stream_fill_events_describe_one_execution():
+    """Each ``fill``/``partial_fill`` event's ``qty`` and ``price`` are that execution's; the
+    order inside it carries the cumulative ``filled_qty`` and ``filled_avg_price``.
+
+    Sources: Alpaca-API#103 (Alpaca, 2020-02-13: "the (partial) fill trade update message now
+    includes a `qty` field which equals to the quantity of shares filled in that update
+    along with `price` which equals to the price it was filled at"); the trade_updates
+    events of docs.alpaca.markets/docs/websocket-streaming (``position_qty``: the position
+    after this fill); alpaca-py 0.44 trading/models.py ``TradeUpdate`` (``execution_id``,
+    ``price``, ``qty``, ``position_qty`` optional floats beside ``order``).
+    """
     updates: list[TradeUpdate] = []
 
     async def on_update(update: TradeUpdate) -> None:
         updates.append(update)
 
-    stream = TradingStream(KEY, SECRET, url_override=f"{emu.ws_url}/stream")
-    stream.subscribe_trade_updates(on_update)
-    set_faults(emu, "partial_probability=1")  # fills arrive as several executions
-    thread = threading.Thread(target=stream.run, daemon=True)
-    thread.start()
-    time.sleep(0.5)
-    trading.submit_order(LimitOrderRequest(symbol="AAPL", qty=10, side=OrderSide.BUY,
-                                           time_in_force=TimeInForce.DAY, limit_price=300))
-    deadline = time.monotonic() + 8
-    while not any(u.event == "fill" for u in updates) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    stream.stop()
-    thread.join(8)
+    # one execution per market tick, half a second apart: time to move the price between
+    # the first execution and the next, so that their prices differ
+    with EmulatorThread(key=KEY, secret=SECRET, tick_seconds=0.5) as emu:
+        trading = TradingClient(KEY, SECRET, paper=True, url_override=emu.base_url)
+        trading._retry = 0
+        stream = TradingStream(KEY, SECRET, url_override=f"{emu.ws_url}/stream")
+        stream.subscribe_trade_updates(on_update)
+        # every execution fills only 10-90% of what is left (whole shares): an order of 10
+        # shares fills in at least two executions, the last one a `fill`
+        set_faults(emu, "partial_probability=1")
+        before = emu.state.position_qty("AAPL")
+        thread = threading.Thread(target=stream.run, daemon=True)
+        thread.start()
+        time.sleep(0.5)
+        # a taker's first execution is priced by the quote it arrived at; the rest by the
+        # quotes they meet later, a dollar higher
+        trading.submit_order(LimitOrderRequest(symbol="AAPL", qty=10, side=OrderSide.BUY,
+                                               time_in_force=TimeInForce.DAY, limit_price=300))
+        move_price(emu, "AAPL", 1.0)
+        deadline = time.monotonic() + 15
+        while not any(u.event == "fill" for u in updates) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stream.stop()
+        thread.join(8)
     fills = [u for u in updates if u.event in ("fill", "partial_fill")]
-    assert fills and fills[-1].event == "fill"
     # qty/price of each event are that execution's ("qty ... equals to the quantity of shares
     # filled in that update", Alpaca-API#103); the order carries the cumulative totals;
     # execution_id and position_qty as in streaming.md's fill example
-    assert sum(Decimal(str(f.qty)) for f in fills) == Decimal(10)
-    assert len(fills) == 1 or Decimal(str(fills[0].qty)) < Decimal(str(fills[-1].order.filled_qty))
-    assert all(f.execution_id is not None and f.position_qty is not None for f in fills)
-    assert Decimal(str(fills[-1].position_qty)) == Decimal(70)
+    assert len(fills) >= 2, [u.event for u in updates]
+    assert len({f.price for f in fills}) >= 2, [f.price for f in fills]  # else indistinct
+    assert [f.event for f in fills] == ["partial_fill"] * (len(fills) - 1) + ["fill"]
+    assert len({f.execution_id for f in fills}) == len(fills)  # one id per execution
+    filled = Decimal(0)
+    notional = Decimal(0)
+    for f in fills:
+        qty, price = Decimal(str(f.qty)), Decimal(str(f.price))
+        filled += qty
+        notional += qty * price
+        # qty is this execution's, the order's filled_qty is the running total...
+        assert Decimal(str(f.order.filled_qty)) == filled
+        # ...and so is the price: the order's average is the running average of the prices
+        average = notional / filled
+        assert abs(Decimal(str(f.order.filled_avg_price)) - average) <= Decimal("0.0001")
+        assert Decimal(str(f.position_qty)) == before + filled  # the position after it
+    assert Decimal(str(fills[0].qty)) < Decimal(str(fills[-1].order.filled_qty))
+    assert filled == Decimal(10) and before + filled == Decimal(70)
     assert updates[0].event == "new"  # streaming.md: "new: Sent when an order has been routed"

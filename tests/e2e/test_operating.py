@@ -92,6 +92,88 @@ def test_two_accounts_side_by_side(capsys, two_accounts, tmp_path):
     assert 'account="default"' not in prom
 
 
+def test_a_refused_key_is_a_configuration_error_naming_where_that_account_s_keys_come_from(
+        capsys, two_accounts, monkeypatch, tmp_path):
+    faults(two_accounts["taxable"], "revoked")  # the emulator refuses every key (403)
+    checked = alch(capsys, "accounts", "--check", "--json")
+    assert checked.code == ExitCode.CONFIG, checked.out + checked.err  # BrokerAuthError -> 3
+    rows = {row["name"]: row for row in records(checked.out, "account")}
+    assert rows["retirement"]["reachable"] == "reachable, status ACTIVE"
+    assert rows["retirement"]["problem"] is None
+    refused = rows["taxable"]["problem"]
+    assert refused.startswith("the broker refused the credentials (HTTP 403"), refused
+    assert "check TAXABLE_KEY and TAXABLE_SECRET" in refused
+    assert "APCA_API" not in checked.out + checked.err
+    # a command on that account names the same variables
+    placed = alch(capsys, "--account", "taxable", "place", "AAPL", "buy", "1", "--paper")
+    assert placed.code == ExitCode.CONFIG
+    assert "check TAXABLE_KEY and TAXABLE_SECRET" in placed.err and "APCA_API" not in placed.err
+
+    # keys from a credentials file: the file is named
+    env = tmp_path / "taxable.env"
+    env.write_text(f"APCA_API_KEY_ID={KEYS['taxable'][0]}\nAPCA_API_SECRET_KEY=revoked\n")
+    env.chmod(0o600)
+    config = (tmp_path / "alch.toml").read_text().replace(
+        'key_id_env = "TAXABLE_KEY"\nsecret_key_env = "TAXABLE_SECRET"',
+        f'credentials_file = "{env}"')
+    (tmp_path / "alch.toml").write_text(config)
+    from_file = alch(capsys, "accounts", "--check", "--json")
+    assert from_file.code == ExitCode.CONFIG
+    row = {r["name"]: r for r in records(from_file.out, "account")}["taxable"]
+    assert f"check the credentials file {env}" in row["problem"], row
+    assert "APCA_API_KEY_ID and" not in from_file.out + from_file.err
+    shown = alch(capsys, "accounts", "--check")  # the table names the file too
+    assert shown.code == ExitCode.CONFIG and f"check the credentials file {env}" in shown.out
+
+
+def test_an_unreachable_account_still_exits_4(capsys, two_accounts, tmp_path):
+    config = (tmp_path / "alch.toml").read_text().replace(
+        two_accounts["retirement"].base_url, "http://127.0.0.1:9")  # nothing listens there
+    (tmp_path / "alch.toml").write_text(config)
+    checked = alch(capsys, "accounts", "--check", "--json")
+    assert checked.code == ExitCode.BROKER, checked.err
+    rows = {row["name"]: row for row in records(checked.out, "account")}
+    assert rows["retirement"]["reachable"].startswith("unreachable: ")
+    assert rows["retirement"]["problem"] is None
+    assert rows["taxable"]["reachable"] == "reachable, status ACTIVE"
+
+
+def test_a_token_in_a_notification_url_is_never_printed_shown_or_journaled(
+        capsys, two_accounts, receiver, tmp_path):  # noqa: F811
+    token = "SECRETPATHTOKEN0042"
+    hook = receiver.url(path=f"/p/{token}")
+    receiver.status = 500  # a receiver that refuses: the failure is reported and journaled
+    config = (tmp_path / "alch.toml").read_text()
+    (tmp_path / "alch.toml").write_text(
+        f'notify = ["discord://123456789012/{token}"]\nnotify_on = "always"\n' + config.replace(
+            '[accounts.taxable]\n', f'[accounts.taxable]\nnotify = ["{hook}"]\n'
+                                    'notify_on = "always"\n'))
+    outputs = []
+    for args in (("--account", "taxable", "place", "AAPL", "buy", "1", "--paper"),
+                 ("--account", "taxable", "place", "AAPL", "buy", "1", "--paper", "--json",
+                  "--notify", f"json://127.0.0.1:9/p/{token}"),
+                 ("runs", "--json"), ("accounts",), ("accounts", "--json"),
+                 ("--account", "taxable", "config", "show"),
+                 ("--account", "taxable", "config", "show", "--json")):
+        result = alch(capsys, *args, raw=True)
+        assert result.code in (0, ExitCode.FAILED), result.err
+        outputs.append(result.out + result.err)
+    assert len(receiver.requests) == 2  # it was called, with its token, and refused
+    run_id = records(outputs[2], "run")[0]["run_id"]
+    shown = alch(capsys, "show", run_id, "--events", "--json", raw=True)
+    outputs.append(shown.out + shown.err)
+    assert f"notification to json://127.0.0.1:{receiver.port}/*** failed" in outputs[0]
+    assert "notification to discord://***/*** failed" in outputs[0]
+    assert f"json://127.0.0.1:{receiver.port}/***" in outputs[4]  # accounts lists it masked
+    assert "discord://***/***" in outputs[5]  # config show lists it masked
+    for text in outputs:
+        assert token not in text
+    data = tmp_path / "data"
+    for path in data.rglob("*"):
+        if path.is_file():
+            assert token.encode() not in path.read_bytes(), path  # journal, WAL, sim state
+
+
 def test_a_plan_that_names_another_account_is_refused(capsys, two_accounts, tmp_path):
     (tmp_path / "p.toml").write_text('[plan]\naccount = "retirement"\n[targets]\nSPY = 0.3\n')
     result = alch(capsys, "--account", "taxable", "rebalance", "p.toml", "--paper")
@@ -135,7 +217,8 @@ def test_a_failing_run_posts_one_alert_and_keeps_its_exit_code(capsys, two_accou
     dead = alch(capsys, "--account", "taxable", "place", "AAPL", "buy", "1", "--paper",
                 "--notify", "json://127.0.0.1:9/hook")
     assert dead.code == ExitCode.FAILED
-    assert "warning: notification to json://127.0.0.1:9/hook failed: " in dead.err
+    # only the scheme and host of a notification URL are ever shown (its path may be a token)
+    assert "warning: notification to json://127.0.0.1:9/*** failed: " in dead.err
 
 
 def test_fills_export_and_prune(capsys, tmp_path):

@@ -26,6 +26,7 @@ from alchemiser_cli.notify import (
     RunReport,
     failed_orders,
     notify_run,
+    shown_url,
 )
 from tests.conftest import Harness, run_sim
 
@@ -133,7 +134,9 @@ def test_secrets_are_scrubbed_from_the_message_and_the_url_shown(receiver):
     assert "exit code: 3 (bad configuration" in receiver.bodies()[0]["message"]
     shown = repr(result)
     assert FAKE_KEY not in shown and FAKE_SECRET not in shown
-    assert result.deliveries[1].url.startswith("jsons://ops:")
+    # the user and password are masked with the rest: scheme and host only
+    assert result.deliveries[1].url.startswith("jsons://127.0.0.1:")
+    assert result.deliveries[1].url.endswith("/***") and "ops" not in result.deliveries[1].url
 
 
 def test_a_refused_connection_is_a_failure_entry_and_the_other_urls_still_get_theirs(receiver):
@@ -142,7 +145,7 @@ def test_a_refused_connection_is_a_failure_entry_and_the_other_urls_still_get_th
     result = notify_run(FAILED_RUN, [dead, receiver.url()], timeout_seconds=1)
     assert time.monotonic() - started < 5
     first, second = result.deliveries
-    assert not first.ok and first.url.startswith(f"json://127.0.0.1:{dead.split(':')[2]}")
+    assert not first.ok and first.url == dead.replace("/hook", "/***")  # scheme and host only
     assert first.error is not None and "connection error" in first.error.lower()
     assert second.ok and len(receiver.requests) == 1
     assert result.succeeded == (second.url,)
@@ -185,8 +188,44 @@ def test_tokens_in_a_url_never_appear_in_what_is_shown_or_in_error_text():
     assert [d.ok for d in result.deliveries] == [False, False]
     assert all(d.error for d in result.deliveries)
     assert token not in repr(result)
-    assert [d.url for d in result.deliveries] == [f"gotify://127.0.0.1:{port}/T...6/",
-                                                  f"json://127.0.0.1:{port}/x"]
+    assert [d.url for d in result.deliveries] == [f"gotify://127.0.0.1:{port}/***",
+                                                  f"json://127.0.0.1:{port}/***"]
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    # a token in the path of a JSON webhook: apprise's privacy form shows it whole
+    ("json://alerts.example.internal/p/SECRETPATHTOKEN", "json://alerts.example.internal/***"),
+    ("jsons://hooks.example.com:8443/SECRETPATHTOKEN?x=1", "jsons://hooks.example.com:8443/***"),
+    # apprise's own URL forms, where a token or an id stands where a host would
+    # (apprise wiki: Notify_discord, Notify_slack, Notify_telegram, Notify_pushover)
+    ("discord://123456789012/SECRETWEBHOOKTOKEN", "discord://***/***"),
+    ("slack://T1JJ3T3L2/A1BRTD4JD/SECRETPATHTOKEN", "slack://***/***"),
+    ("tgram://123456789:SECRETBOTTOKEN/12315544", "tgram://***/***"),
+    ("pover://SECRETUSERKEY@SECRETAPPTOKEN", "pover://***/***"),
+    ("mailto://ops:SECRETPASSWORD@example.com", "mailto://example.com/***"),
+    ("https://hooks.slack.com/services/T1JJ3T3L2/A1BRTD4JD/SECRETPATHTOKEN",
+     "https://hooks.slack.com/***"),
+    ("json://127.0.0.1:9", "json://127.0.0.1:9"),
+    ("json://[::1]:9/SECRETPATHTOKEN", "json://[::1]:9/***"),
+    ("not a url", "notify URL #1"),
+])
+def test_a_notification_url_is_shown_as_its_scheme_and_host_only(url, shown):
+    assert shown_url(url, 0) == shown
+    assert "SECRET" not in shown_url(url, 0)
+
+
+def test_a_path_token_is_in_no_delivery_field_and_no_error_text(receiver):
+    receiver.status = 500  # the receiver refuses the notification
+    token = "SECRETPATHTOKEN"
+    urls = [receiver.url(path=f"/p/{token}"), f"json://127.0.0.1:{closed_port()}/p/{token}",
+            f"discord://123456789012/{token}"]
+    result = notify_run(FAILED_RUN, urls, timeout_seconds=1)
+    assert [d.ok for d in result.deliveries] == [False, False, False]
+    assert len(receiver.requests) == 1 and receiver.requests[0][0] == f"/p/{token}"
+    assert token not in repr(result)
+    assert [d.url for d in result.deliveries] == [
+        f"json://127.0.0.1:{receiver.port}/***", urls[1].replace(f"/p/{token}", "/***"),
+        "discord://***/***"]
 
 
 @pytest.mark.parametrize(("on", "code", "sent", "kind"), [

@@ -27,6 +27,7 @@ from alchemiser_cli.api.accounts import (
     check_account,
     describe_settings,
     list_accounts,
+    probe_account,
     redact_key,
 )
 from alchemiser_cli.api.checks import failed_config_checks, verify, verify_exit_code
@@ -70,6 +71,7 @@ __all__ = [
     "open_session",
     "parse_plan",
     "parse_plan_text",
+    "probe_account",
     "prometheus_text",
     "prune_journal",
     "read_metrics",

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from alchemiser_cli.brokers.factory import BrokerMode
@@ -24,6 +24,8 @@ class AccountInfo:
     notify: int
     notify_on: str
     reachable: str | None = None  # with check: the account's status, or the error
+    #: where its alerts go, as scheme and host only (notification URLs carry tokens)
+    notify_urls: tuple[str, ...] = ()
 
 
 def list_accounts(settings: Settings) -> list[AccountInfo]:
@@ -43,15 +45,31 @@ def list_accounts(settings: Settings) -> list[AccountInfo]:
         except ValueError as exc:
             key, problem = None, str(exc)
         infos.append(AccountInfo(name, acc.mode, where, key, problem,
-                                 acc.feed or settings.feed, len(acc.notify), acc.notify_on))
+                                 acc.feed or settings.feed, len(acc.notify), acc.notify_on,
+                                 notify_urls=shown_urls(acc.notify)))
     return infos
 
 
 async def check_account(settings: Settings, name: str) -> str:
     """Open the account and read its status: ``ACTIVE``, or why it cannot be reached."""
+    return (await _check(settings, name))[0]
+
+
+async def probe_account(settings: Settings, info: AccountInfo) -> AccountInfo:
+    """``info`` after connecting to its account: ``reachable`` is its status or why it could
+    not be reached; credentials the broker refuses are a ``problem`` (a configuration
+    error, exit 3) that names where they come from."""
+    if info.problem is not None:
+        return info
+    reachable, refused = await _check(settings, info.name)
+    return replace(info, reachable=reachable, problem=refused)
+
+
+async def _check(settings: Settings, name: str) -> tuple[str, str | None]:
+    """The account's state, and why its credentials were refused (None: they were not)."""
     import os
 
-    from alchemiser_cli.brokers.port import BrokerError
+    from alchemiser_cli.brokers.port import BrokerAuthError, BrokerError
     from alchemiser_cli.credentials import with_account
     from alchemiser_cli.domain.errors import AlchError
 
@@ -60,9 +78,18 @@ async def check_account(settings: Settings, name: str) -> str:
         mode = BrokerMode(resolved.accounts[name].mode)
         async with open_connection(mode, resolved) as conn:
             account = await conn.broker.get_account()
+    except BrokerAuthError as exc:
+        return "refused", str(exc)
     except (ValueError, AlchError, BrokerError, OSError) as exc:
-        return f"unreachable: {exc}"
-    return f"reachable, status {account.status}" + ("" if account.active else ", BLOCKED")
+        return f"unreachable: {exc}", None
+    return f"reachable, status {account.status}" + ("" if account.active else ", BLOCKED"), None
+
+
+def shown_urls(urls: tuple[str, ...]) -> tuple[str, ...]:
+    """Notification URLs as they may be shown: scheme and host, the rest masked."""
+    from alchemiser_cli.notify import shown_url
+
+    return tuple(shown_url(url, index) for index, url in enumerate(urls))
 
 
 def redact_key(key: str) -> str:
@@ -91,7 +118,7 @@ def describe_settings(settings: Settings, flags: dict[str, Any] | None = None) -
         if isinstance(value, SecretStr):
             shown = redact_key(value.get_secret_value()) if value.get_secret_value() else ""
         elif isinstance(value, tuple | list):
-            shown = ", ".join(str(v) for v in value) if key != "notify" else f"{len(value)} URL(s)"
+            shown = ", ".join(shown_urls(tuple(value)) if key == "notify" else map(str, value))
         else:
             shown = "" if value is None else str(value)
         out.append(SettingValue(key, shown, sources[key]))

@@ -87,7 +87,7 @@ def prometheus_text(settings: Settings, since: datetime | None = None, *,
         last = [LastRun(r.account or "default", r.broker, r.command,
                         datetime.fromisoformat(r.wall_started_at or r.started_at),
                         datetime.fromisoformat(r.wall_finished_at) if r.wall_finished_at
-                        else None, r.exit_code)
+                        else None, r.exit_code, r.status)
                 for r in journal.last_runs(where)]
     finally:
         journal.close()

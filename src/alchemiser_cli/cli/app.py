@@ -182,7 +182,9 @@ def _run(argv: list[str]) -> tuple[int, str | None]:
         # Usage errors (bad option, missing argument, bad value) from the parser.
         ctx = getattr(exc, "ctx", None)
         path = getattr(ctx, "command_path", "alch") or "alch"
-        message = " ".join(exc.format_message().split())  # typer wraps some messages
+        # typer wraps some messages; a mistyped command or value is echoed without its
+        # escape sequences (`alch $'\x1b[31mfoo'`)
+        message = escape_controls(" ".join(exc.format_message().split()))
         option = getattr(exc, "option_name", "") or ""
         if option[1:2].isdigit():  # `place AAPL buy -5`: a negative number, not an option
             message = f"{option} is not a valid amount: quantities and amounts are positive"

@@ -5,9 +5,12 @@ without one) and ``broker`` (sim, paper, live) labels, so one textfile serves ma
 accounts and a dashboard never mixes simulated fills with real ones. What one alerts on
 first comes first:
 
-- ``alch_last_run_timestamp_seconds``, ``alch_last_run_duration_seconds`` and
-  ``alch_last_run_exit_code`` per account, broker and command (a cron job that stopped
-  running, got slow, or fails);
+- ``alch_last_run_timestamp_seconds``, ``alch_last_run_duration_seconds``,
+  ``alch_last_run_exit_code`` and ``alch_last_run_running`` per account, broker and command
+  (a cron job that stopped running, got slow, fails, or hangs). A run that ended without
+  recording an exit code (marked ``interrupted`` by the next run: killed, out of memory,
+  power lost) has exit code -1, so ``alch_last_run_exit_code != 0`` fires for it too; a
+  run still marked ``running`` has none, and ``alch_last_run_running`` is 1;
 - ``alch_orders{outcome="placed|filled|failed"}``, ``alch_validation_failures``,
   ``alch_fills_by_step{step}`` over the window;
 - then the quote, slippage, E/Q and mark-out gauges of :mod:`.metrics`.
@@ -33,6 +36,23 @@ class LastRun:
     started: datetime  # wall clock
     finished: datetime | None
     exit_code: int | None
+    status: str | None = None  # the journal's: running, interrupted, ok, failed, error...
+
+    @property
+    def running(self) -> bool:
+        return self.status == "running"
+
+    @property
+    def reported_exit_code(self) -> int | None:
+        """The exit code to expose: the recorded one; -1 for a run that ended without one
+        (killed before it could record it); none while the run is still marked running."""
+        if self.exit_code is not None:
+            return self.exit_code
+        return None if self.running or self.status is None else KILLED_EXIT_CODE
+
+
+#: ``alch_last_run_exit_code`` of a run that ended without recording one (never a real code).
+KILLED_EXIT_CODE = -1
 
 
 def _labels(group: Group, **extra: str) -> str:
@@ -64,8 +84,12 @@ def exposition(groups: Mapping[Group, Metrics], last_runs: Sequence[LastRun]) ->
     family("last_run_duration_seconds", "Wall-clock seconds the last run of a command took.",
            [by_run(None if r.finished is None else (r.finished - r.started).total_seconds(), r)
             for r in last_runs])
-    family("last_run_exit_code", "Exit code of the last run of a command (see the README).",
-           [by_run(None if r.exit_code is None else float(r.exit_code), r) for r in last_runs])
+    family("last_run_exit_code", "Exit code of the last run of a command (see the README); "
+           "-1: it ended without recording one (killed).",
+           [by_run(None if r.reported_exit_code is None else float(r.reported_exit_code), r)
+            for r in last_runs])
+    family("last_run_running", "1 while the last run of a command is still marked running.",
+           [by_run(1.0 if r.running else 0.0, r) for r in last_runs])
 
     def each(name: str, help_: str, value: Callable[[Metrics], object]) -> None:
         samples: list[tuple[str, float | None]] = []

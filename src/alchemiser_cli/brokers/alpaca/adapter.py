@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -53,6 +54,7 @@ from alchemiser_cli.brokers.port import (
     TransientBrokerError,
 )
 from alchemiser_cli.clock import Clock, wait_for
+from alchemiser_cli.credentials import credentials_source
 from alchemiser_cli.domain.orders import (
     Account,
     Asset,
@@ -96,6 +98,8 @@ class AlpacaBroker:
         protect_secrets([self._key, self._secret])
         self._logs = stream_logs.install()
         self._settings = settings
+        #: where the keys come from (an account's variables or file), named when refused
+        self._credentials = credentials_source(settings, os.environ)
         self._paper = paper
         self._clock = clock
         self._trading = TradingClient(self._key, self._secret, paper=paper, raw_data=True,
@@ -178,7 +182,7 @@ class AlpacaBroker:
             return await loop.run_in_executor(self._pool, fn)
         except APIError as exc:
             raise map_error(exc.status_code, str(exc), exc.response, submitting=submitting,
-                            cancelling=cancelling) from None
+                            cancelling=cancelling, credentials=self._credentials) from None
         except RequestException as exc:
             raise TransientBrokerError(f"network error: {type(exc).__name__}") from exc
         except parse.ParseError as exc:
@@ -296,7 +300,7 @@ class AlpacaBroker:
         if health.status is StreamStatus.AUTH_FAILED:
             raise BrokerAuthError(redact(
                 f"the {health.name} refused the credentials ({health.reason}); check "
-                "APCA_API_KEY_ID and APCA_API_SECRET_KEY"))
+                f"{self._credentials}"))
 
     async def subscribe_quotes(self, symbols: Sequence[str]) -> bool:
         """Subscribe, and say honestly whether the stream is connected (False: use REST)."""

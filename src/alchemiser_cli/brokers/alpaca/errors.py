@@ -21,7 +21,12 @@ from alchemiser_cli.brokers.port import (
 )
 from alchemiser_cli.logs import redact
 
-CREDENTIALS_HINT = "check APCA_API_KEY_ID and APCA_API_SECRET_KEY (a reset paper account needs new keys)"
+#: Where the credentials come from unless the adapter says otherwise (an account's own).
+DEFAULT_CREDENTIALS = "APCA_API_KEY_ID and APCA_API_SECRET_KEY"
+
+
+def credentials_hint(source: str = DEFAULT_CREDENTIALS) -> str:
+    return f"check {source} (a reset paper account needs new keys)"
 
 
 def _body(text: str) -> dict[str, Any] | None:
@@ -53,18 +58,21 @@ def is_auth_refusal(status: int | None, text: str) -> bool:
                                                     "request is not authorized")
 
 
-def auth_error(status: int | None, text: str) -> BrokerAuthError:
+def auth_error(status: int | None, text: str,
+               credentials: str = DEFAULT_CREDENTIALS) -> BrokerAuthError:
+    """``credentials``: where the refused keys come from (variables or a file), to name."""
     body = _body(text)
     summary = str(body.get("message")) if body and body.get("message") else (
         "an HTML page" if text.lstrip().startswith("<") else text.strip()[:60] or "no body")
     return BrokerAuthError(redact(f"the broker refused the credentials (HTTP {status}: {summary}); "
-                                  f"{CREDENTIALS_HINT}"))
+                                  f"{credentials_hint(credentials)}"))
 
 
 def map_error(status: int | None, text: str, response: Response | None, *, submitting: bool = False,
-              cancelling: bool = False) -> BrokerError | BrokerAuthError:
+              cancelling: bool = False,
+              credentials: str = DEFAULT_CREDENTIALS) -> BrokerError | BrokerAuthError:
     if is_auth_refusal(status, text):
-        return auth_error(status, text)
+        return auth_error(status, text, credentials)
     code: int | None = None
     message = text
     body = _body(text)

@@ -17,24 +17,19 @@ def accounts(
     json_out: JsonOpt = False,
 ) -> None:
     """List the configured accounts: mode, where credentials come from, feed, alerts."""
-    from dataclasses import asdict, replace
+    from dataclasses import asdict
 
     from alchemiser_cli import BrokerMode
-    from alchemiser_cli.api import AccountInfo, check_account, list_accounts
+    from alchemiser_cli.api import AccountInfo, list_accounts, probe_account
 
     app: AppContext = ctx.obj
     settings = app.settings()
     infos = list_accounts(settings)
     if check:
-        async def probe(info: AccountInfo) -> AccountInfo:
-            if info.problem is not None:
-                return info
-            return replace(info, reachable=await check_account(settings, info.name))
-
         checked = []
         for info in infos:  # one account at a time: each has its own streams and budget
             async def one(info: AccountInfo = info) -> AccountInfo:
-                return await probe(info)
+                return await probe_account(settings, info)
 
             checked.append(run_async(BrokerMode.PAPER, one, settings))
         infos = checked
@@ -46,6 +41,8 @@ def accounts(
              i.problem or i.reachable or ("-" if not check else "")] for i in infos]
     term.table("Accounts", ["Account", "Mode", "Credentials", "Key", "Feed", "Alerts", "State"],
                rows, [asdict(i) for i in infos], event="account")
+    # a missing or refused key is a configuration problem (3); an account that could not be
+    # reached for another reason is a broker problem (4)
     bad = any(i.problem is not None or (check and not (i.reachable or "").startswith("reachable"))
               for i in infos)
     if bad:

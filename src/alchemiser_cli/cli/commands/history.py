@@ -17,8 +17,12 @@ MAX_SINCE_DAYS = 36500
 MAX_RUNS = 1_000_000
 
 
-def parse_since(raw: str | None, now: datetime) -> datetime | None:
-    """``7d``, ``24h``, ``30m``, ``2w`` or an ISO date/datetime, to a lower bound."""
+def parse_since(raw: str | None, now: datetime, *, option: str = "--since",
+                examples: str = "7d, 24h") -> datetime | None:
+    """``7d``, ``24h``, ``30m``, ``2w`` or an ISO date/datetime, to a lower bound.
+
+    ``option`` and ``examples`` name the option the value came from in its error message.
+    """
     if raw is None:
         return None
     match = _RELATIVE.match(raw.strip())
@@ -26,12 +30,12 @@ def parse_since(raw: str | None, now: datetime) -> datetime | None:
         unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match.group(2)]
         span = timedelta(**{unit: min(int(match.group(1)), 10**8)})  # no OverflowError
         if span > timedelta(days=MAX_SINCE_DAYS):
-            raise UsageError(f"--since: {raw!r} is more than {MAX_SINCE_DAYS} days back")
+            raise UsageError(f"{option}: {raw!r} is more than {MAX_SINCE_DAYS} days back")
         return now - span
     try:
         parsed = datetime.fromisoformat(raw.strip())
     except ValueError:
-        raise UsageError(f"--since: {raw!r} is not like 7d, 24h or 2026-11-01") from None
+        raise UsageError(f"{option}: {raw!r} is not like {examples} or 2026-11-01") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 

@@ -27,7 +27,7 @@ def prune(
     from alchemiser_cli.api import prune_journal
 
     app: AppContext = ctx.obj
-    bound = parse_since(older_than, datetime.now(UTC))
+    bound = parse_since(older_than, datetime.now(UTC), option="--older-than", examples="90d, 12w")
     assert bound is not None
     result = prune_journal(app.settings(), bound, dry_run=dry_run)
     term = app.terminal(json_out)
@@ -60,7 +60,7 @@ def fills(
         raise UsageError("choose one of --csv and --json")
     app: AppContext = ctx.obj
     settings = app.settings()
-    rows = export_fills(settings, parse_since(since, datetime.now(UTC)),
+    rows = export_fills(settings, parse_since(since, datetime.now(UTC), examples="30d, 24h"),
                         brokers=default_brokers(broker, journal_brokers(settings)))
     records = [{"time": r.at, "account": r.account or "", "broker": r.broker,
                 "symbol": r.symbol, "side": r.side, "qty": r.qty, "price": r.price,
