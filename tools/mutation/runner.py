@@ -32,7 +32,10 @@ from tools.mutation.operators import Mutant, mutants_for
 
 PACKAGE = Path("src/alchemiser_cli")
 DEFAULT_SCOPE = ("domain/", "core/", "brokers/alpaca/")
-COPIED = ("src", "tests", "config", "tools", "pyproject.toml", "README.md", "CHANGELOG.md")
+COPIED = ("src", "tests", "config", "tools", "deploy", "pyproject.toml", "README.md", "CHANGELOG.md",
+          ".dockerignore")
+#: Linked, not copied: the legacy SDK's virtualenv the conformance tests run (read only).
+LINKED = (".venv-legacy",)
 KILLED, SURVIVED, TIMEOUT, UNCOVERED, ERROR = "killed", "survived", "timeout", "no tests", "error"
 FIRST_STAGE = 3  # tests run alone before the rest
 
@@ -40,7 +43,7 @@ FIRST_STAGE = 3  # tests run alone before the rest
 # -- the tree -------------------------------------------------------------------------
 def tree_hash(root: Path) -> str:
     digest = hashlib.sha256()
-    for top in ("src", "tests", "config"):
+    for top in ("src", "tests", "config", "tools"):
         for path in sorted((root / top).rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts and ".egg-info" not in str(path):
                 digest.update(str(path.relative_to(root)).encode())
@@ -52,6 +55,9 @@ def snapshot(root: Path, dest: Path) -> None:
     """Copy what the tests need into ``dest`` (never the venv, caches or build output)."""
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", ".hypothesis", "*.pyc")
     dest.mkdir(parents=True, exist_ok=True)
+    for name in LINKED:
+        if (root / name).exists():
+            (dest / name).symlink_to(root / name)
     for name in COPIED:
         src = root / name
         if src.is_dir():
@@ -114,7 +120,7 @@ parallel = true
 patch = subprocess
 sigterm = true
 data_file = {data}/.coverage
-context = ${{ALCH_MUT_CONTEXT-}}
+context = ${{MUTATION_CONTEXT-}}
 """
 
 
@@ -141,7 +147,7 @@ def build_map(root: Path, cov_python: str, cache: Path, log: Callable[[str], Non
         rc = Path(tmp) / "coveragerc"
         rc.write_text(COVERAGE_RC.format(src=work / PACKAGE, data=data))
         env = {**os.environ, "PYTHONPATH": f"{work / 'src'}{os.pathsep}{work}",
-               "ALCH_MUT_OUT": str(data), "COVERAGE_CORE": "ctrace", "PYTHONDONTWRITEBYTECODE": "1"}
+               "MUTATION_OUT": str(data), "COVERAGE_CORE": "ctrace", "PYTHONDONTWRITEBYTECODE": "1"}
         env.pop("ALCH_LONG_TESTS", None)
         started = time.monotonic()
         proc = subprocess.run(
@@ -208,7 +214,7 @@ class Worker:
         snapshot(root, self.dir)
         self.env = {**os.environ, "PYTHONPATH": f"{self.dir / 'src'}{os.pathsep}{self.dir}",
                     "PYTHONDONTWRITEBYTECODE": "1"}
-        for var in ("ALCH_LONG_TESTS", "COVERAGE_PROCESS_START", "ALCH_MUT_CONTEXT"):
+        for var in ("ALCH_LONG_TESTS", "COVERAGE_PROCESS_START", "MUTATION_CONTEXT"):
             self.env.pop(var, None)
         self.proc: subprocess.Popen[str] | None = None
 

@@ -231,10 +231,19 @@ async def sweep_run(broker: Broker, cancel_confirm: CancelConfirm, orders: RunOr
         else:
             settled[outcome.client_order_id] = outcome
     for cid in sorted(orders.working - set(settled) - set(unconfirmed)):
-        try:  # not open any more: report how it ended (best effort, it is not working)
+        try:  # not listed as open: report how it ended (best effort, it is not working)
             final = await broker.get_order_by_client_id(cid)
         except BrokerError:
             continue
+        if final is not None and not final.status.terminal:
+            # working after all (a list that lagged): cancel it, never report it as ended
+            if emit is not None:
+                emit(Notice("warning", f"cancelling open order {cid}", final.symbol))
+            outcome = await settle(final)
+            if isinstance(outcome, str):
+                unconfirmed.append(outcome)
+                continue
+            final = outcome
         if final is not None:
             settled[cid] = final
     return SweepResult(tuple(settled[c] for c in sorted(settled)), tuple(sorted(unconfirmed)))
