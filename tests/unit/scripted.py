@@ -76,4 +76,14 @@ class Scripted:
         return await self._call("list_open_orders", "", self.sim.list_open_orders)
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.sim, name)
+        """Any other broker method, scripted the same way (reads of the account, positions,
+        assets, quotes)."""
+        real = getattr(self.sim, name)
+        if name.startswith("_") or name in ("trade_stream_ok", "wait_order_update",
+                                            "stream_quote", "subscribe_quotes", "close") \
+                or not callable(real):
+            return real
+
+        async def scripted(*args: Any) -> Any:
+            return await self._call(name, str(args[0]) if args else "", lambda: real(*args))
+        return scripted
