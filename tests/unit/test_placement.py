@@ -205,3 +205,40 @@ def test_the_turnover_guard_applies_to_one_order_when_the_equity_is_given():
     result, _ = place(OrderIntent("AAPL", Side.BUY, quantity=D(10), urgency=HIGH),
                       settings=settings)  # no equity given: no turnover guard
     assert result.status is ExecutionStatus.FILLED
+
+
+# -- mark-outs measured after the order ------------------------------------------------------
+def test_a_run_that_stops_early_cancels_its_mark_outs_instead_of_waiting_for_them():
+    settings = load_settings(execution={"markout_seconds": 60})
+
+    async def body(h: Harness) -> tuple[list[bool], float, float]:
+        service = PlacementService(h.broker, h.clock, h.events.append,
+                                   PlacementConfig.from_settings(settings))
+        await service.place(OrderIntent("AAPL", Side.BUY, quantity=D(1), urgency=HIGH),
+                            id_base="p")
+        pending = list(service._markouts)
+        service.abandon_markouts()
+        start = h.clock.monotonic()
+        await service.settle()  # nothing left to wait for
+        waited = h.clock.monotonic() - start
+        await h.clock.sleep(0)
+        return [t.cancelled() for t in pending], waited, len(pending)
+
+    cancelled, waited, count = run_sim(body, settings=settings)
+    assert count == 1 and cancelled == [True] and waited == 0
+
+
+def test_a_finished_run_waits_for_its_mark_outs():
+    settings = load_settings(execution={"markout_seconds": 60})
+
+    async def body(h: Harness) -> float:
+        service = PlacementService(h.broker, h.clock, h.events.append,
+                                   PlacementConfig.from_settings(settings))
+        await service.place(OrderIntent("AAPL", Side.BUY, quantity=D(1), urgency=HIGH),
+                            id_base="p")
+        start = h.clock.monotonic()
+        await service.settle()
+        return h.clock.monotonic() - start
+
+    waited = run_sim(body, settings=settings)
+    assert 50 <= waited <= 61  # the mid 60 s after the fill was measured

@@ -206,6 +206,50 @@ def test_an_order_whose_cancel_never_confirms_is_unconfirmed_not_cancelled():
     assert status_of(state, MINE) == "pending_cancel"
 
 
+def test_an_unrecorded_order_whose_cancel_never_confirms_is_unconfirmed():
+    # found only by its prefix (the run's record never saw it): its failed cancel must still
+    # be reported, or the run would claim nothing is working
+    unrecorded = cid(RUN, "MSFT", "m")
+
+    async def body(desk: Desk) -> SweepResult:
+        await desk.rest(unrecorded, "MSFT")
+        await desk.clock.sleep(1)
+        desk.scripted.sim.state.faults.stuck_cancel = 1
+        return await sweep(desk, set())
+
+    swept, _, _ = on_sim(body)
+    assert not swept.ok and swept.unconfirmed == (unrecorded,)
+
+
+def test_ended_orders_that_cannot_be_looked_up_do_not_hide_the_others():
+    # the list works and shows nothing open; of two orders that ended unseen, the first
+    # cannot be looked up (it is not working: the list says so), the second is reported
+    first, second = cid(RUN, "AAPL"), cid(RUN, "MSFT")
+
+    async def body(desk: Desk) -> SweepResult:
+        for c, symbol in ((first, "AAPL"), (second, "MSFT")):
+            order = await desk.rest(c, symbol)
+            await desk.clock.sleep(1)
+            await desk.scripted.sim.cancel_order(order.id)
+        await desk.clock.sleep(1)
+        desk.scripted.fail("get_order_by_client_id", BrokerError("HTTP 400: lookup broken"))
+        return await sweep(desk, {first, second})
+
+    swept, _, desk = on_sim(body)
+    assert swept.ok and [(o.client_order_id, o.status) for o in swept.settled] == [
+        (second, OrderStatus.CANCELED)]
+    assert desk.scripted.count("get_order_by_client_id") == 2
+
+
+def test_an_order_the_broker_never_received_is_not_working():
+    async def body(desk: Desk) -> SweepResult:
+        desk.scripted.fail("list_open_orders", BrokerError("HTTP 400: list broken"))
+        return await sweep(desk, {MINE})  # submitted, but the broker has no such order
+
+    swept, _, _ = on_sim(body)
+    assert swept.ok and swept.settled == () and swept.unconfirmed == ()
+
+
 def test_settled_and_unconfirmed_orders_are_both_described():
     result = SweepResult(settled=tuple(_orders(MINE)), unconfirmed=(cid(RUN, "MSFT"),))
     assert result.describe() == (
