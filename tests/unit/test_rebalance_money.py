@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from alchemiser_cli.brokers.factory import BrokerMode
 from alchemiser_cli.brokers.sim.broker import SimBroker
 from alchemiser_cli.brokers.sim.state import SimPosition, SimState, demo_state
@@ -24,7 +26,7 @@ from alchemiser_cli.core.placement import PlacementConfig, PlacementService
 from alchemiser_cli.core.ratelimit import GuardedBroker, RateLimiter
 from alchemiser_cli.core.rebalance import RebalanceReport, RebalanceRunner
 from alchemiser_cli.core.session import Runtime
-from alchemiser_cli.domain.errors import ExitCode
+from alchemiser_cli.domain.errors import ExitCode, RefusedError
 from alchemiser_cli.domain.events import Event, EventBus, OrderDone, RunStarted
 from alchemiser_cli.domain.intents import Side
 from alchemiser_cli.domain.orders import OrderRequest, OrderType
@@ -256,3 +258,15 @@ def test_positions_that_never_agree_fail_after_the_validation_timeout(tmp_path):
     out = rebalance(tmp_path, MIXED, settings=settings, position_lag_seconds=60.0)
     assert out.code == ExitCode.FAILED
     assert set(out.failed_rows()) == {"AAPL", "TSLA", "GLD"}
+
+
+def test_an_account_without_equity_is_refused_before_anything_is_placed(tmp_path):
+
+    async def empty(sim: SimBroker) -> None:
+        sim.state.cash = "0"
+        sim.state.positions.clear()
+
+    with pytest.raises(RefusedError, match=r"^account equity is not positive; nothing to "
+                       r"rebalance$") as refused:
+        rebalance(tmp_path, MIXED, before=empty)
+    assert refused.value.exit_code is ExitCode.REFUSED

@@ -1,5 +1,6 @@
 from decimal import Decimal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -236,3 +237,14 @@ def test_cash_for_buys_leaves_room_for_the_brokers_hold_on_market_buys():
     assert hold_factor(D("0.05")) == 1
     assert cash_for_buys(D(10000), D(10000), D(10000), D("0.05"), D("0.005")) == D(9500)
     assert D("0.04") == MARKET_BUY_HOLD
+
+
+def test_sizing_needs_positive_equity():
+    for equity in (D(0), D(-10)):
+        with pytest.raises(ValueError, match="account equity is not positive"):
+            plan_trades(Plan(targets={"AAA": D("0.5")}), equity, {}, MARKET)
+
+
+def test_a_position_of_zero_shares_is_not_a_holding_to_exit():
+    plan = Plan(targets={"AAA": D("0.1")}, sell_unlisted=True)
+    assert "OLD" not in trades_by_symbol(plan, "10000", {"OLD": D(0)})

@@ -131,7 +131,10 @@ class RebalanceRunner:
             account = await self._read(broker.get_account(), "account")
         assets = await self._assets(symbols)
         market = await self._arrival_quotes(symbols, assets)
-        trades = plan_trades(self.plan, account.equity, positions, market)
+        try:
+            trades = plan_trades(self.plan, account.equity, positions, market)
+        except ValueError as exc:  # no equity to size anything from
+            raise RefusedError(str(exc)) from exc
         self._guard(trades, account.equity)
         cost = self._estimated_cost(trades, market)
         rt.emit(PlanReady(self.plan.name, account.equity, account.cash, tuple(trades),

@@ -118,14 +118,15 @@ class TradeFlow:
         elif waiting:  # nothing is running now: the account's cash is exact
             out.late_budget = await self.read_budget()
             late = fit_buys(waiting, out.late_budget, self.market, self.reserve, self.min_notional)
-            out.late = list(zip(waiting, late, strict=True))
+            fitted = {t.symbol: t for t in late}
+            out.late = [(b, fitted[b.symbol]) for b in waiting]
             to_place = [b for b in late if b.action is Action.BUY]
             if to_place:
                 self.on_phase("buys", len(to_place))
                 tasks = [asyncio.ensure_future(self.place(b)) for b in to_place]
                 try:
-                    for trade, result in zip(to_place, await asyncio.gather(*tasks), strict=True):
-                        finished[trade.symbol] = result
+                    for result in await asyncio.gather(*tasks):
+                        finished[result.intent.symbol] = result
                 except BaseException:
                     for task in tasks:
                         task.cancel()
