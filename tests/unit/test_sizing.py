@@ -248,3 +248,29 @@ def test_sizing_needs_positive_equity():
 def test_a_position_of_zero_shares_is_not_a_holding_to_exit():
     plan = Plan(targets={"AAA": D("0.1")}, sell_unlisted=True)
     assert "OLD" not in trades_by_symbol(plan, "10000", {"OLD": D(0)})
+
+
+def test_a_symbol_left_alone_never_hides_the_symbols_after_it():
+    # every reason to hold, on a symbol sorted before one that trades
+    market = {**MARKET, "ZZZ": view("10")}
+    cases = [
+        ({"AAA": D("0.1")}, {"AAA": D(10)}, "0.00005", "on target"),  # 10 x 100 = 10%
+        ({"AAA": D("0.1")}, {"AAA": D("10.1")}, "0.002", "within drift threshold"),
+        ({"AAA": D("0.1001")}, {"AAA": D(10)}, "0.00005", "below minimum order"),  # $1
+        ({"CCC": D("0.05")}, {"CCC": D("24.75")}, "0.00005", "less than one whole share"),
+    ]
+    for targets, held, drift, note in cases:
+        plan = Plan(targets={**targets, "ZZZ": D("0.1")}, drift_threshold=D(drift),
+                    min_order_notional=D(5))
+        trades = {t.symbol: t for t in plan_trades(plan, D(10000), held, market)}
+        first = next(iter(targets))
+        assert (trades[first].action, trades[first].note) == (Action.HOLD, note), note
+        assert trades["ZZZ"].action is Action.BUY and trades["ZZZ"].qty == D(100), note
+
+
+def test_a_sell_of_less_than_the_position_is_a_sell_and_of_all_of_it_a_close():
+    t = trades_by_symbol(Plan(targets={"AAA": D("0.05")}), "10000", {"AAA": D(10)})
+    assert (t["AAA"].action, t["AAA"].qty) == (Action.SELL, D(5))
+    assert t["AAA"].intent().close_type is CloseType.PARTIAL
+    t = trades_by_symbol(Plan(targets={"AAA": D(0)}), "10000", {"AAA": D(10)})
+    assert (t["AAA"].action, t["AAA"].qty, t["AAA"].note) == (Action.CLOSE, D(10), "full exit")

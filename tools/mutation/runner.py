@@ -38,6 +38,9 @@ COPIED = ("src", "tests", "config", "tools", "deploy", "pyproject.toml", "README
 LINKED = (".venv-legacy",)
 KILLED, SURVIVED, TIMEOUT, UNCOVERED, ERROR = "killed", "survived", "timeout", "no tests", "error"
 FIRST_STAGE = 3  # tests run alone before the rest
+#: Seconds a mutant's tests get beyond three times their measured duration: two pytest
+#: start-ups (collection imports the package, hypothesis, alpaca-py) on a loaded machine.
+TIMEOUT_BASE = 40.0
 
 
 # -- the tree -------------------------------------------------------------------------
@@ -162,9 +165,7 @@ def build_map(root: Path, cov_python: str, cache: Path, log: Callable[[str], Non
                              f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
         subprocess.run([cov_python, "-m", "coverage", "combine", f"--rcfile={rc}", "-q"], cwd=work,
                        env=env, check=True)
-        tests: dict[str, dict[str, float | bool]] = {}
-        for part in data.glob("tests-*.json"):
-            tests.update(json.loads(part.read_text()))
+        tests = merge_results(json.loads(part.read_text()) for part in data.glob("tests-*.json"))
         failed = sorted(t for t, v in tests.items() if not v.get("passed", False))
         if failed:
             log(f"  {len(failed)} test(s) failed on the unmutated tree and are not used: {failed[:5]}")
@@ -175,6 +176,21 @@ def build_map(root: Path, cov_python: str, cache: Path, log: Callable[[str], Non
     cache.mkdir(parents=True, exist_ok=True)
     cached.write_text(json.dumps({"lines": lines, "tests": tests}))
     return CoverageMap({f: {int(k): v for k, v in by_line.items()} for f, by_line in lines.items()}, tests)
+
+
+def merge_results(parts: Iterable[dict[str, dict[str, float | bool]]]
+                  ) -> dict[str, dict[str, float | bool]]:
+    """Each test's duration and outcome from every process's file. Under xdist the controller
+    writes one too, with the outcomes only: a duration is never overwritten by its absence,
+    and a test passed only if no process saw it fail."""
+    tests: dict[str, dict[str, float | bool]] = {}
+    for part in parts:
+        for node, entry in part.items():
+            merged = tests.setdefault(node, {"passed": True})
+            if "seconds" in entry:
+                merged["seconds"] = entry["seconds"]
+            merged["passed"] = bool(merged["passed"]) and bool(entry.get("passed", True))
+    return tests
 
 
 _READ_CONTEXTS = """
@@ -284,7 +300,7 @@ def run_mutants(root: Path, mutants: list[Mutant], cmap: CoverageMap, workers: i
                     tests = cmap.plan(covering, killers[mutant.path], budget)
                 status, seconds, killer = ERROR, 0.0, ""
                 try:
-                    timeout = 20 + 3 * cmap.seconds(tests)
+                    timeout = TIMEOUT_BASE + 3 * cmap.seconds(tests)
                     status, seconds, killer = worker.run(mutant, tests, timeout)
                 except Exception as exc:  # a harness failure must not lose the run
                     killer = f"harness error: {exc!r}"
