@@ -6,6 +6,8 @@ import json
 import urllib.request
 from decimal import Decimal
 
+import pytest
+
 from alchemiser_cli.domain.errors import ExitCode
 from tests.cli.helpers import alch
 from tests.e2e.emulator import PLAN, admin, faults
@@ -68,3 +70,24 @@ def test_asynchronous_cancels_with_fills_meanwhile_never_overbuy(capsys, emu):
     assert emu.state.position_qty("AAPL") == 63
     statuses = [o.status for o in emu.state.orders.values()]
     assert statuses.count("filled") >= 1 and "pending_cancel" not in statuses
+
+
+@pytest.mark.slow  # every failing lookup is retried with backoff: about 25 s
+def test_a_post_whose_outcome_is_unknown_and_whose_lookups_fail_is_swept_not_duplicated(capsys,
+                                                                                         emu):
+    # The order POST creates the order, then answers 500; every lookup by client_order_id
+    # fails. The walk resends the *same* id (the broker refuses it as a duplicate, 422
+    # "client_order_id must be unique"), cannot establish the order's state, and stops
+    # (exit 4); before exiting the run cancels the order it could not see (nothing is left
+    # working: the emu fixture checks), and no second order exists.
+    faults(emu, "submit_then_5xx=1", "fail_path=/v2/orders:by_client_order_id",
+           "limit_fills=false")
+    result = alch(capsys, "place", "SMLB", "buy", "2", "--paper")
+    assert result.code == ExitCode.BROKER, result.out + result.err
+    assert "already used but not found" in result.out + result.err
+    assert "cancelling open order alch-" in result.err
+    assert order_posts(emu) == 2
+    assert [(o.client_order_id.rsplit("-", 1)[-1], o.status) for o in emu.state.orders.values()] \
+        == [("1", "canceled")]
+    assert emu.state.position_qty("SMLB") == 0
+    faults(emu, "fail_path=")

@@ -112,10 +112,14 @@ def test_exposition_escapes_label_values_and_keeps_timestamps_whole():
     from alchemiser_cli.core.exposition import LastRun
 
     started = datetime(2026, 11, 25, 9, 0, 0, 123456, tzinfo=UTC)
-    run = LastRun('a"b\\c', "paper", "rebalance", started, None, None)
+    run = LastRun('a"b\\c', "paper", "rebalance", started, None, None, "running")
     text = exposition({}, [run])
     # a run still going has no duration nor exit code yet
     assert text == ("# HELP alch_last_run_timestamp_seconds Unix time the last run of a command "
                     "started.\n# TYPE alch_last_run_timestamp_seconds gauge\n"
                     'alch_last_run_timestamp_seconds{account="a\\"b\\\\c",broker="paper",'
-                    'command="rebalance"} 1795597200.123456\n')
+                    'command="rebalance"} 1795597200.123456\n'
+                    "# HELP alch_last_run_running 1 while the last run of a command is still "
+                    "marked running.\n# TYPE alch_last_run_running gauge\n"
+                    'alch_last_run_running{account="a\\"b\\\\c",broker="paper",'
+                    'command="rebalance"} 1\n')

@@ -54,3 +54,41 @@ def test_the_window_still_applies_after_a_pause_ends():
 def test_the_sustained_rate_is_the_per_minute_limit():
     limiter = RateLimiter(LoopClock(), 200)
     assert (limiter.capacity, limiter.rate) == (200, 200 / 60)
+
+
+class CountingClock(LoopClock):
+    """The loop's clock, counting how often a waiter went to sleep."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sleeps = 0
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps += 1
+        await super().sleep(seconds)
+
+
+def test_a_caller_held_by_a_pause_sleeps_until_it_ends_instead_of_spinning():
+    async def main():
+        clock = CountingClock()
+        limiter = RateLimiter(clock, 200)
+        limiter.pause(30.0)
+        await limiter.acquire()
+        return clock.sleeps, clock.monotonic()
+
+    sleeps, when = run(main, virtual=True)
+    assert when == 30.0
+    assert sleeps == 1  # one wake-up at the end of the pause, not one per millisecond
+
+
+def test_a_caller_held_by_a_full_window_sleeps_until_a_slot_frees():
+    async def main():
+        clock = CountingClock()
+        limiter = RateLimiter(clock, 2)
+        await limiter.acquire()
+        await limiter.acquire()
+        await limiter.acquire()  # waits for the first request to leave the window
+        return clock.sleeps, clock.monotonic()
+
+    sleeps, when = run(main, virtual=True)
+    assert when == 60.0 and sleeps == 1

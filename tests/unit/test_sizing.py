@@ -1,11 +1,21 @@
 from decimal import Decimal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alchemiser_cli.domain.intents import CloseType, Side
+from alchemiser_cli.domain.intents import CloseType, Side, Urgency
 from alchemiser_cli.domain.plan import Plan
-from alchemiser_cli.domain.sizing import Action, MarketView, fit_buys, plan_trades
+from alchemiser_cli.domain.sizing import (
+    MARKET_BUY_HOLD,
+    Action,
+    MarketView,
+    PlannedTrade,
+    cash_for_buys,
+    fit_buys,
+    hold_factor,
+    plan_trades,
+)
 
 D = Decimal
 
@@ -117,3 +127,150 @@ def test_sizing_properties(weights, held, cash):
     assert spend <= max(cash, sum(t.qty * MARKET[t.symbol].ask * D("1.005") for t in buys))
     if spend > 0 and sum(t.qty * MARKET[t.symbol].ask * D("1.005") for t in buys) > cash:
         assert spend <= cash
+
+
+# -- buys fitted to the cash -------------------------------------------------------------
+def buy_of(symbol: str, qty: str) -> PlannedTrade:
+    q = D(qty)
+    return PlannedTrade(symbol, Action.BUY, D(0), D("0.1"), D(0), q, q, MARKET[symbol].price,
+                        Urgency.MEDIUM)
+
+
+RESERVE = D("0.005")
+
+
+def cost_of(trades, reserve=RESERVE) -> Decimal:
+    return sum((t.qty * MARKET[t.symbol].ask * (1 + reserve) for t in trades
+                if t.action is Action.BUY), D(0))
+
+
+def test_buys_the_cash_covers_exactly_are_left_as_planned():
+    buys = [buy_of("AAA", "10"), buy_of("CCC", "7")]
+    exact = cost_of(buys)  # 10 x 100.01 x 1.005 + 7 x 20.01 x 1.005
+    assert fit_buys(buys, exact, MARKET, D("0.005"), D(5)) == buys
+    short = fit_buys(buys, exact - D("0.01"), MARKET, D("0.005"), D(5))
+    assert all(t.note.startswith("scaled to") for t in short) and cost_of(short) < exact
+
+
+def test_scaled_buys_of_whole_share_assets_are_whole_shares_rounded_down():
+    buys = [buy_of("CCC", "10")]  # 10 x 20.01 x 1.005 = 201.10
+    fitted = fit_buys(buys, D("150"), MARKET, D("0.005"), D(5))  # 74.6%: 7.46 shares
+    assert [(t.action, t.qty) for t in fitted] == [(Action.BUY, D(7))]
+    assert fitted[0].note == "scaled to 74.6% for cash"
+    half = cost_of([buy_of("AAA", "10")]) / 2
+    fractional = fit_buys([buy_of("AAA", "10")], half, MARKET, D("0.005"), D(5))
+    assert fractional[0].qty == D("5.000000000")  # fractionable: kept to 9 decimals
+    fractional = fit_buys([buy_of("AAA", "10")], half * D("0.999"), MARKET, D("0.005"), D(5))
+    assert fractional[0].qty == D("4.995000000")
+
+
+def test_a_scaled_buy_below_the_minimum_notional_is_dropped_not_sent():
+    buys = [buy_of("BBB", "1")]  # $50: 1 x 50.01 x 1.005 at the ask plus reserve
+    half = cost_of(buys) / 2
+    at_minimum = fit_buys(buys, half, MARKET, D("0.005"), D("25"))  # 0.5 x $50 = $25
+    assert [(t.action, t.qty) for t in at_minimum] == [(Action.BUY, D("0.5000000000"))]
+    below = fit_buys(buys, half - D("0.01"), MARKET, D("0.005"), D("25"))
+    assert [(t.action, t.qty, t.note) for t in below] == [
+        (Action.HOLD, D(0), "no cash left after sells")]
+
+
+def test_a_whole_share_buy_scaled_below_one_share_is_dropped():
+    fitted = fit_buys([buy_of("CCC", "1")], D("15"), MARKET, D("0.005"), D(0))
+    assert [(t.action, t.qty) for t in fitted] == [(Action.HOLD, D(0))]
+
+
+def test_no_buys_fit_nothing_whatever_the_cash():
+    assert fit_buys([], D(-5), MARKET, D("0.005"), D(5)) == []
+    assert fit_buys([], D(0), MARKET, D("0.005"), D(5)) == []
+
+
+def test_buys_are_priced_at_the_ask_plus_the_reserve():
+    buys = [buy_of("AAA", "10")]  # 10 x 100.01 = 1,000.10 at the ask
+    assert fit_buys(buys, D("1010.101"), MARKET, D("0.01"), D(5)) == buys  # 1% reserve
+    assert fit_buys(buys, D("1010.10"), MARKET, D("0.01"), D(5))[0].qty < D(10)
+
+
+@given(
+    qtys=st.lists(st.decimals(min_value=D("0.5"), max_value=D("300"), places=3),
+                  min_size=3, max_size=3),
+    cash=st.decimals(min_value=D("-100"), max_value=D("40000"), places=2),
+    reserve=st.sampled_from([D(0), D("0.005"), D("0.04")]),
+    minimum=st.sampled_from([D(0), D(5), D(100)]),
+)
+def test_fitted_buys_never_cost_more_than_the_cash_and_never_grow(qtys, cash, reserve, minimum):
+    symbols = ["AAA", "BBB", "CCC"]
+    buys = [buy_of(s, str(q if MARKET[s].fractionable else q.to_integral_value() or 1))
+            for s, q in zip(symbols, qtys, strict=True)]
+    fitted = fit_buys(buys, cash, MARKET, reserve, minimum)
+    assert [t.symbol for t in fitted] == symbols
+    if cost_of(buys, reserve) <= cash:
+        assert fitted == buys
+        return
+    assert cost_of(fitted, reserve) <= max(cash, D(0))
+    for planned, got in zip(buys, fitted, strict=True):
+        assert got.qty <= planned.qty  # scaled down, never up
+        if got.action is Action.BUY:
+            assert got.qty * got.price >= minimum and got.qty > 0
+            if not MARKET[got.symbol].fractionable:
+                assert got.qty == got.qty.to_integral_value()
+        else:
+            assert got.action is Action.HOLD and got.qty == 0
+
+
+# -- the cash buys may use -----------------------------------------------------------------
+def test_cash_for_buys_is_the_lesser_of_cash_and_buying_power_less_the_buffer():
+    # a cash account with $10,000 of which $4,000 are held by an open buy; equity 50,000
+    assert cash_for_buys(D(10000), D(6000), D(50000), D("0.02"), D("0.04")) == D(5000)
+    # a margin account: buying power above cash never lends to the buys
+    assert cash_for_buys(D(10000), D(40000), D(50000), D("0.02"), D("0.04")) == D(9000)
+
+
+def test_cash_for_buys_leaves_room_for_the_brokers_hold_on_market_buys():
+    # no buffer: 10,000 of buying power covers market buys costing 10,000 x 1.005 / 1.04
+    # at the ask plus reserve, whose 4% holds then take exactly the 10,000
+    assert hold_factor(D("0.005")) == D("1.005") / D("1.04")
+    usable = cash_for_buys(D(10000), D(10000), D(10000), D(0), D("0.005"))
+    assert usable == D(10000) * D("1.005") / D("1.04")
+    held = usable / D("1.005") * (1 + MARKET_BUY_HOLD)
+    assert abs(held - D(10000)) < D("0.000001")
+    # a reserve above the hold needs no more room; a buffer larger than the hold binds first
+    assert hold_factor(D("0.05")) == 1
+    assert cash_for_buys(D(10000), D(10000), D(10000), D("0.05"), D("0.005")) == D(9500)
+    assert D("0.04") == MARKET_BUY_HOLD
+
+
+def test_sizing_needs_positive_equity():
+    for equity in (D(0), D(-10)):
+        with pytest.raises(ValueError, match="account equity is not positive"):
+            plan_trades(Plan(targets={"AAA": D("0.5")}), equity, {}, MARKET)
+
+
+def test_a_position_of_zero_shares_is_not_a_holding_to_exit():
+    plan = Plan(targets={"AAA": D("0.1")}, sell_unlisted=True)
+    assert "OLD" not in trades_by_symbol(plan, "10000", {"OLD": D(0)})
+
+
+def test_a_symbol_left_alone_never_hides_the_symbols_after_it():
+    # every reason to hold, on a symbol sorted before one that trades
+    market = {**MARKET, "ZZZ": view("10")}
+    cases = [
+        ({"AAA": D("0.1")}, {"AAA": D(10)}, "0.00005", "on target"),  # 10 x 100 = 10%
+        ({"AAA": D("0.1")}, {"AAA": D("10.1")}, "0.002", "within drift threshold"),
+        ({"AAA": D("0.1001")}, {"AAA": D(10)}, "0.00005", "below minimum order"),  # $1
+        ({"CCC": D("0.05")}, {"CCC": D("24.75")}, "0.00005", "less than one whole share"),
+    ]
+    for targets, held, drift, note in cases:
+        plan = Plan(targets={**targets, "ZZZ": D("0.1")}, drift_threshold=D(drift),
+                    min_order_notional=D(5))
+        trades = {t.symbol: t for t in plan_trades(plan, D(10000), held, market)}
+        first = next(iter(targets))
+        assert (trades[first].action, trades[first].note) == (Action.HOLD, note), note
+        assert trades["ZZZ"].action is Action.BUY and trades["ZZZ"].qty == D(100), note
+
+
+def test_a_sell_of_less_than_the_position_is_a_sell_and_of_all_of_it_a_close():
+    t = trades_by_symbol(Plan(targets={"AAA": D("0.05")}), "10000", {"AAA": D(10)})
+    assert (t["AAA"].action, t["AAA"].qty) == (Action.SELL, D(5))
+    assert t["AAA"].intent().close_type is CloseType.PARTIAL
+    t = trades_by_symbol(Plan(targets={"AAA": D(0)}), "10000", {"AAA": D(10)})
+    assert (t["AAA"].action, t["AAA"].qty, t["AAA"].note) == (Action.CLOSE, D(10), "full exit")

@@ -2,7 +2,7 @@
 
 Loaded with ``-p tools.mutation.contexts`` while the suite runs under coverage. Each
 test switches coverage's dynamic context to its node id, and exports the id in
-``ALCH_MUT_CONTEXT`` so that ``alch`` subprocesses started by the test (measured through
+``MUTATION_CONTEXT`` so that ``alch`` subprocesses started by the test (measured through
 coverage's subprocess patch) record their lines under the same test. It also writes
 every test's duration and outcome, which the mutation runner uses to order and time out
 the tests it runs against each mutant.
@@ -31,13 +31,13 @@ def _switch(context: str) -> None:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
-    os.environ["ALCH_MUT_CONTEXT"] = item.nodeid
+    os.environ["MUTATION_CONTEXT"] = item.nodeid
     _switch(item.nodeid)
     start = time.perf_counter()
     yield
     _results.setdefault(item.nodeid, {})["seconds"] = round(time.perf_counter() - start, 3)
     _switch("")
-    os.environ.pop("ALCH_MUT_CONTEXT", None)
+    os.environ.pop("MUTATION_CONTEXT", None)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -48,7 +48,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    out = os.environ.get("ALCH_MUT_OUT")
+    out = os.environ.get("MUTATION_OUT")
     if out and _results:
         path = Path(out) / f"tests-{os.getpid()}.json"
         path.write_text(json.dumps(_results))

@@ -32,15 +32,21 @@ from tools.mutation.operators import Mutant, mutants_for
 
 PACKAGE = Path("src/alchemiser_cli")
 DEFAULT_SCOPE = ("domain/", "core/", "brokers/alpaca/")
-COPIED = ("src", "tests", "config", "tools", "pyproject.toml", "README.md", "CHANGELOG.md")
+COPIED = ("src", "tests", "config", "tools", "deploy", "pyproject.toml", "README.md", "CHANGELOG.md",
+          ".dockerignore")
+#: Linked, not copied: the legacy SDK's virtualenv the conformance tests run (read only).
+LINKED = (".venv-legacy",)
 KILLED, SURVIVED, TIMEOUT, UNCOVERED, ERROR = "killed", "survived", "timeout", "no tests", "error"
 FIRST_STAGE = 3  # tests run alone before the rest
+#: Seconds a mutant's tests get beyond three times their measured duration: two pytest
+#: start-ups (collection imports the package, hypothesis, alpaca-py) on a loaded machine.
+TIMEOUT_BASE = 40.0
 
 
 # -- the tree -------------------------------------------------------------------------
 def tree_hash(root: Path) -> str:
     digest = hashlib.sha256()
-    for top in ("src", "tests", "config"):
+    for top in ("src", "tests", "config", "tools"):
         for path in sorted((root / top).rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts and ".egg-info" not in str(path):
                 digest.update(str(path.relative_to(root)).encode())
@@ -52,6 +58,9 @@ def snapshot(root: Path, dest: Path) -> None:
     """Copy what the tests need into ``dest`` (never the venv, caches or build output)."""
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", ".hypothesis", "*.pyc")
     dest.mkdir(parents=True, exist_ok=True)
+    for name in LINKED:
+        if (root / name).exists():
+            (dest / name).symlink_to(root / name)
     for name in COPIED:
         src = root / name
         if src.is_dir():
@@ -114,7 +123,7 @@ parallel = true
 patch = subprocess
 sigterm = true
 data_file = {data}/.coverage
-context = ${{ALCH_MUT_CONTEXT-}}
+context = ${{MUTATION_CONTEXT-}}
 """
 
 
@@ -141,7 +150,7 @@ def build_map(root: Path, cov_python: str, cache: Path, log: Callable[[str], Non
         rc = Path(tmp) / "coveragerc"
         rc.write_text(COVERAGE_RC.format(src=work / PACKAGE, data=data))
         env = {**os.environ, "PYTHONPATH": f"{work / 'src'}{os.pathsep}{work}",
-               "ALCH_MUT_OUT": str(data), "COVERAGE_CORE": "ctrace", "PYTHONDONTWRITEBYTECODE": "1"}
+               "MUTATION_OUT": str(data), "COVERAGE_CORE": "ctrace", "PYTHONDONTWRITEBYTECODE": "1"}
         env.pop("ALCH_LONG_TESTS", None)
         started = time.monotonic()
         proc = subprocess.run(
@@ -156,9 +165,7 @@ def build_map(root: Path, cov_python: str, cache: Path, log: Callable[[str], Non
                              f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
         subprocess.run([cov_python, "-m", "coverage", "combine", f"--rcfile={rc}", "-q"], cwd=work,
                        env=env, check=True)
-        tests: dict[str, dict[str, float | bool]] = {}
-        for part in data.glob("tests-*.json"):
-            tests.update(json.loads(part.read_text()))
+        tests = merge_results(json.loads(part.read_text()) for part in data.glob("tests-*.json"))
         failed = sorted(t for t, v in tests.items() if not v.get("passed", False))
         if failed:
             log(f"  {len(failed)} test(s) failed on the unmutated tree and are not used: {failed[:5]}")
@@ -169,6 +176,21 @@ def build_map(root: Path, cov_python: str, cache: Path, log: Callable[[str], Non
     cache.mkdir(parents=True, exist_ok=True)
     cached.write_text(json.dumps({"lines": lines, "tests": tests}))
     return CoverageMap({f: {int(k): v for k, v in by_line.items()} for f, by_line in lines.items()}, tests)
+
+
+def merge_results(parts: Iterable[dict[str, dict[str, float | bool]]]
+                  ) -> dict[str, dict[str, float | bool]]:
+    """Each test's duration and outcome from every process's file. Under xdist the controller
+    writes one too, with the outcomes only: a duration is never overwritten by its absence,
+    and a test passed only if no process saw it fail."""
+    tests: dict[str, dict[str, float | bool]] = {}
+    for part in parts:
+        for node, entry in part.items():
+            merged = tests.setdefault(node, {"passed": True})
+            if "seconds" in entry:
+                merged["seconds"] = entry["seconds"]
+            merged["passed"] = bool(merged["passed"]) and bool(entry.get("passed", True))
+    return tests
 
 
 _READ_CONTEXTS = """
@@ -208,7 +230,7 @@ class Worker:
         snapshot(root, self.dir)
         self.env = {**os.environ, "PYTHONPATH": f"{self.dir / 'src'}{os.pathsep}{self.dir}",
                     "PYTHONDONTWRITEBYTECODE": "1"}
-        for var in ("ALCH_LONG_TESTS", "COVERAGE_PROCESS_START", "ALCH_MUT_CONTEXT"):
+        for var in ("ALCH_LONG_TESTS", "COVERAGE_PROCESS_START", "MUTATION_CONTEXT"):
             self.env.pop(var, None)
         self.proc: subprocess.Popen[str] | None = None
 
@@ -278,7 +300,7 @@ def run_mutants(root: Path, mutants: list[Mutant], cmap: CoverageMap, workers: i
                     tests = cmap.plan(covering, killers[mutant.path], budget)
                 status, seconds, killer = ERROR, 0.0, ""
                 try:
-                    timeout = 20 + 3 * cmap.seconds(tests)
+                    timeout = TIMEOUT_BASE + 3 * cmap.seconds(tests)
                     status, seconds, killer = worker.run(mutant, tests, timeout)
                 except Exception as exc:  # a harness failure must not lose the run
                     killer = f"harness error: {exc!r}"

@@ -28,7 +28,7 @@ from alchemiser_cli.domain.errors import (
     RefusedError,
     UsageError,
 )
-from alchemiser_cli.domain.events import Event, Observer, PlanReady
+from alchemiser_cli.domain.events import Event, Notice, Observer, PlanReady
 from alchemiser_cli.domain.intents import OrderIntent
 from alchemiser_cli.domain.order_ids import client_order_id_base
 from alchemiser_cli.domain.plan import Plan
@@ -98,6 +98,11 @@ class Session:
             result = await rt.placement.place(
                 intent, id_base=client_order_id_base(rt.run_id, intent.symbol),
                 equity=account.equity)
+            if result.unsettled:  # an order whose outcome is unknown may still be working
+                swept = await rt.sweep()
+                if not swept.ok:
+                    rt.emit(Notice("error", "could not confirm that no order of this run is "
+                                   f"still open: {swept.describe()}"))
             rt.exit_code, rt.status = result.exit_code, result.status.value
             return result
 

@@ -53,6 +53,8 @@ from alchemiser_cli.domain.sizing import (
     Action,
     MarketView,
     PlannedTrade,
+    cash_for_buys,
+    hold_factor,
     plan_trades,
     turnover,
 )
@@ -129,7 +131,10 @@ class RebalanceRunner:
             account = await self._read(broker.get_account(), "account")
         assets = await self._assets(symbols)
         market = await self._arrival_quotes(symbols, assets)
-        trades = plan_trades(self.plan, account.equity, positions, market)
+        try:
+            trades = plan_trades(self.plan, account.equity, positions, market)
+        except ValueError as exc:  # no equity to size anything from
+            raise RefusedError(str(exc)) from exc
         self._guard(trades, account.equity)
         cost = self._estimated_cost(trades, market)
         rt.emit(PlanReady(self.plan.name, account.equity, account.cash, tuple(trades),
@@ -157,7 +162,8 @@ class RebalanceRunner:
                     validate=False)  # every position is checked from one read afterwards
 
         flow = TradeFlow(place_one, market, reserve, self.plan.min_order_notional,
-                         self._cash_for_buys(account), self._cash_now, on_phase, on_stop)
+                         self._cash_for_buys(account), self._cash_now, on_phase, on_stop,
+                         usable_proceeds=hold_factor(reserve))
         outcome = await flow.run(sells, planned_buys)
         self._say_what_sizing_changed([p for p, _ in outcome.late], [f for _, f in outcome.late],
                                       outcome.late_budget)
@@ -175,7 +181,8 @@ class RebalanceRunner:
                                turnover(final_trades), cost, swept.ok, short)
 
     def _cash_for_buys(self, account: Account) -> Decimal:
-        return min(account.cash, account.buying_power) - self.plan.cash_buffer * account.equity
+        return cash_for_buys(account.cash, account.buying_power, account.equity,
+                             self.plan.cash_buffer, self.rt.settings.guards.buy_price_reserve)
 
     async def _cash_now(self) -> Decimal:
         return self._cash_for_buys(await self._read(self.rt.broker.get_account(),
@@ -203,7 +210,8 @@ class RebalanceRunner:
                     f"of {normalize(before.qty)} shares dropped")
             self.rt.emit(Notice(
                 "warning", f"{before.symbol}: buy {what}: only ${max(available, ZERO):.2f} of "
-                "cash is available after sells and the cash buffer; the plan will not be reached",
+                "cash is available after sells, the cash buffer and the broker's hold on market buys; "
+                "the plan will not be reached",
                 before.symbol))
 
     async def _assets(self, symbols: Sequence[str]) -> dict[str, Asset]:

@@ -245,52 +245,47 @@ async def sweep_run(broker: Broker, cancel_confirm: CancelConfirm, orders: RunOr
     """Cancel and confirm every order of this run that is still open.
 
     Nothing is read when every order this run sent reached a confirmed end. Otherwise open
-    orders are listed by the run's client_order_id prefix; if the list cannot be read, each
-    order this run submitted and did not see finish is looked up instead.
-    The final state of every order that was working when the run stopped is reported.
+    orders are listed by the run's client_order_id prefix and cancelled. Then every
+    order this run submitted, did not see finish and the list did not show is looked up:
+    one still working (the list could not be read, or lagged behind) is cancelled too, one
+    that ended is reported as it ended. An order that could be neither listed nor looked
+    up is reported as unconfirmed, never as stopped.
     """
     if not orders.working:  # every order this run sent has a confirmed end: nothing to sweep
         return SweepResult()
     prefix = run_prefix(orders.run_id)
-    unconfirmed: list[str] = []
-    try:
-        open_orders = [o for o in await broker.list_open_orders()
-                       if o.client_order_id.startswith(prefix)]
-    except (BrokerError, BrokerAuthError):  # a key revoked mid-run: nothing can be confirmed
-        open_orders = []
-        for cid in sorted(orders.working):
-            try:
-                order = await broker.get_order_by_client_id(cid)
-            except (BrokerError, BrokerAuthError):
-                unconfirmed.append(cid)
-                continue
-            if order is not None and not order.status.terminal:
-                open_orders.append(order)
-    if emit is not None:
-        for order in open_orders:
-            emit(Notice("warning", f"cancelling open order {order.client_order_id}", order.symbol))
-
-    async def settle(order: Order) -> Order | str:
-        try:
-            return await cancel_confirm(order)
-        except NotFoundError:
-            return order
-        except Exception:  # the order's state is unknown: say so, never claim it is cancelled
-            return order.client_order_id
-
     settled: dict[str, Order] = {}
-    for outcome in await asyncio.gather(*(settle(o) for o in open_orders)):
-        if isinstance(outcome, str):
-            unconfirmed.append(outcome)
-        else:
-            settled[outcome.client_order_id] = outcome
-    for cid in sorted(orders.working - set(settled) - set(unconfirmed)):
-        try:  # not open any more: report how it ended (best effort, it is not working)
-            final = await broker.get_order_by_client_id(cid)
+    unconfirmed: list[str] = []
+
+    async def settle(order: Order) -> None:
+        if emit is not None:
+            emit(Notice("warning", f"cancelling open order {order.client_order_id}", order.symbol))
+        try:
+            settled[order.client_order_id] = await cancel_confirm(order)
+        except NotFoundError:
+            settled[order.client_order_id] = order
+        except Exception:  # the order's state is unknown: say so, never claim it is cancelled
+            unconfirmed.append(order.client_order_id)
+
+    try:
+        listed: list[Order] | None = [o for o in await broker.list_open_orders()
+                                      if o.client_order_id.startswith(prefix)]
+    except (BrokerError, BrokerAuthError):  # unreadable, or the key revoked mid-run
+        listed = None
+    await asyncio.gather(*(settle(o) for o in listed or ()))
+    for cid in sorted(orders.working - {o.client_order_id for o in listed or ()}):
+        try:
+            order = await broker.get_order_by_client_id(cid)
         except (BrokerError, BrokerAuthError):
+            if listed is None:  # neither listed nor found: it may still be working
+                unconfirmed.append(cid)
+            continue  # the list did not show it open: it ended (its end is best effort)
+        if order is None:
             continue
-        if final is not None:
-            settled[cid] = final
+        if order.status.terminal:
+            settled[cid] = order
+        else:
+            await settle(order)
     if emit is not None:  # how each order ended, for whoever shows the run's orders
         for order in (settled[c] for c in sorted(settled)):
             emit(OrderProgress(order.client_order_id, order.symbol, order.status.value,

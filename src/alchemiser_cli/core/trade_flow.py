@@ -3,7 +3,8 @@
 The sells start at once. A buy is released — at its planned size — when the cash on
 hand when the run started plus what the finished sells actually realised covers it (its
 quantity at the arrival ask plus the price reserve) on top of every buy already
-released; in plan order, so buys that the account can already pay walk together with
+released (the cash, and each dollar realised, net of the broker's hold on market buys:
+``sizing.cash_for_buys``); in plan order, so buys that the account can already pay walk together with
 the sells. Buys still waiting when the last order has ended are sized to the cash the
 account then reports (scaled down, never up: :func:`fit_buys`) and walk last.
 
@@ -47,6 +48,9 @@ class TradeFlow:
     read_budget: Callable[[], Awaitable[Decimal]]  # the same, read again from the account
     on_phase: Callable[[str, int], None]
     on_stop: Callable[[list[str]], None]
+    #: Of each dollar a sell realises, what buys may be given (``sizing.hold_factor``: the
+    #: broker holds more than a buy's cost while its market order is open).
+    usable_proceeds: Decimal = Decimal(1)
 
     def cost(self, trade: PlannedTrade) -> Decimal:
         return trade.qty * self.market[trade.symbol].ask * (1 + self.reserve)
@@ -100,7 +104,7 @@ class TradeFlow:
                             out.stopped_by.append(trade.symbol)
                             self.on_stop(sorted(out.stopped_by))
                         elif result.avg_price is not None:
-                            proceeds += result.filled_qty * result.avg_price
+                            proceeds += result.filled_qty * result.avg_price * self.usable_proceeds
                 release()
         except BaseException:
             for task in running:
@@ -114,14 +118,15 @@ class TradeFlow:
         elif waiting:  # nothing is running now: the account's cash is exact
             out.late_budget = await self.read_budget()
             late = fit_buys(waiting, out.late_budget, self.market, self.reserve, self.min_notional)
-            out.late = list(zip(waiting, late, strict=True))
+            fitted = {t.symbol: t for t in late}
+            out.late = [(b, fitted[b.symbol]) for b in waiting]
             to_place = [b for b in late if b.action is Action.BUY]
             if to_place:
                 self.on_phase("buys", len(to_place))
                 tasks = [asyncio.ensure_future(self.place(b)) for b in to_place]
                 try:
-                    for trade, result in zip(to_place, await asyncio.gather(*tasks), strict=True):
-                        finished[trade.symbol] = result
+                    for result in await asyncio.gather(*tasks):
+                        finished[result.intent.symbol] = result
                 except BaseException:
                     for task in tasks:
                         task.cancel()

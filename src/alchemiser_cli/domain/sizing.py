@@ -16,6 +16,13 @@ from alchemiser_cli.domain.intents import CloseType, OrderIntent, Side, Urgency
 from alchemiser_cli.domain.money import ZERO, quantize_qty
 from alchemiser_cli.domain.plan import Plan
 
+#: What the broker holds against buying power for a market buy while it is open, above the
+#: ask: Alpaca values a market buy "2.5% to 4% above the current market price" for its
+#: buying-power check (alpaca.markets/deprecated/docs/trading-on-alpaca/orders, "Buying
+#: Power"); the upper end is taken. Buys walk concurrently and may all end as market
+#: orders, so their holds must fit the buying power together.
+MARKET_BUY_HOLD = Decimal("0.04")
+
 
 class Action(StrEnum):
     BUY = "buy"
@@ -113,6 +120,20 @@ def plan_trades(plan: Plan, equity: Decimal, positions: Mapping[str, Decimal],
             trades.append(replace(base, action=Action.BUY, qty=qty))
     order = {Action.CLOSE: 0, Action.SELL: 0, Action.BUY: 1, Action.HOLD: 2}
     return sorted(trades, key=lambda t: (order[t.action], t.symbol))
+
+
+def hold_factor(reserve: Decimal) -> Decimal:
+    """Of each dollar of buying power, what buys sized with ``reserve`` may be given so that
+    their market orders' holds (:data:`MARKET_BUY_HOLD`) still fit it."""
+    return (1 + reserve) / (1 + max(reserve, MARKET_BUY_HOLD))
+
+
+def cash_for_buys(cash: Decimal, buying_power: Decimal, equity: Decimal, cash_buffer: Decimal,
+                  reserve: Decimal) -> Decimal:
+    """What buys may cost (at the ask plus ``reserve``): ``min(cash, buying_power)`` less the
+    cash buffer, and no more than the broker's holds on their market orders allow."""
+    power = min(cash, buying_power)
+    return min(power - cash_buffer * equity, power * hold_factor(reserve))
 
 
 def fit_buys(buys: Sequence[PlannedTrade], available_cash: Decimal,
