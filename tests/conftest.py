@@ -42,6 +42,8 @@ class Harness:
     clock: LoopClock
     placement: PlacementService
     events: list[Event] = field(default_factory=list)
+    #: Called with every event after it is recorded (a test acting at a given moment).
+    listeners: list[Callable[[Event], None]] = field(default_factory=list)
 
     def kinds(self) -> list[str]:
         return [e.kind for e in self.events]
@@ -58,9 +60,16 @@ def run_sim(body: Callable[[Harness], Awaitable[T]], *, state: SimState | None =
         async with SimBroker(st, clock) as sim:
             broker = GuardedBroker(sim, RateLimiter(clock, rate_per_minute), clock)
             events: list[Event] = []
-            placement = PlacementService(broker, clock, events.append,
+            listeners: list[Callable[[Event], None]] = []
+
+            def emit(event: Event) -> None:
+                events.append(event)
+                for listener in listeners:
+                    listener(event)
+
+            placement = PlacementService(broker, clock, emit,
                                          PlacementConfig.from_settings(settings))
-            return await body(Harness(sim, broker, clock, placement, events))
+            return await body(Harness(sim, broker, clock, placement, events, listeners))
 
     return run(main, virtual=True)
 

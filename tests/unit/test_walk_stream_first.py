@@ -28,8 +28,8 @@ def place(*, limit_fills: bool, on_accepted: Any = None,
         for name, value in faults.items():
             setattr(h.sim.state.faults, name, value)
         if on_accepted is not None:
-            h.placement._emit = _tap(h.placement._emit, h, on_accepted)  # type: ignore[attr-defined]
-            h.placement.walker._emit = h.placement._emit  # type: ignore[attr-defined]
+            h.listeners.append(
+                lambda event: on_accepted(h, event) if isinstance(event, OrderAccepted) else None)
         before = dict(h.broker.requests)
         result = await h.placement.place(BUY, id_base="w")
         used = {k: v - before.get(k, 0) for k, v in h.broker.requests.items()
@@ -37,14 +37,6 @@ def place(*, limit_fills: bool, on_accepted: Any = None,
         return result, used, h
 
     return run_sim(body, settings=SEED)
-
-
-def _tap(emit: Any, h: Harness, hook: Any) -> Any:
-    def tapped(event: Any) -> None:
-        emit(event)
-        if isinstance(event, OrderAccepted):
-            hook(h, event)
-    return tapped
 
 
 def test_a_walk_to_market_reads_no_order_over_rest_while_the_stream_is_healthy():

@@ -35,9 +35,10 @@ from alchemiser_cli.brokers.port import (
 from alchemiser_cli.brokers.sim.broker import SimBroker
 from alchemiser_cli.brokers.sim.state import SimState, demo_state
 from alchemiser_cli.clock import LoopClock, run
+from alchemiser_cli.core.order_desk import UnknownOrderStateError, WalkConfig, WorkingOrder
 from alchemiser_cli.core.placement import PlacementConfig, PlacementService
 from alchemiser_cli.core.ratelimit import GuardedBroker, RateLimiter
-from alchemiser_cli.core.walk import UnknownOrderStateError, WalkConfig, Walker, _Working
+from alchemiser_cli.core.walk import Walker
 from alchemiser_cli.domain.errors import ExitCode
 from alchemiser_cli.domain.events import (
     Event,
@@ -338,8 +339,8 @@ def _order(filled: str, status: OrderStatus) -> Order:
                  D("10.00"), status, now, now)
 
 
-def working() -> _Working:
-    return _Working(_order("0", OrderStatus.NEW), "x-1", 1, OrderType.LIMIT, None, D("10.00"),
+def working() -> WorkingOrder:
+    return WorkingOrder(_order("0", OrderStatus.NEW), "x-1", 1, OrderType.LIMIT, None, D("10.00"),
                     D(10), D("9.99"), D("10.01"), D(0), 0.0)
 
 
@@ -393,8 +394,8 @@ def _request(cid: str):  # type: ignore[no-untyped-def]
     return OrderRequest(cid, "AAPL", Side.BUY, D(1), OrderType.LIMIT, D("200.00"))
 
 
-def working_for(order: Order) -> _Working:
-    return _Working(order, order.client_order_id, 1, OrderType.LIMIT, None, order.limit_price,
+def working_for(order: Order) -> WorkingOrder:
+    return WorkingOrder(order, order.client_order_id, 1, OrderType.LIMIT, None, order.limit_price,
                     order.qty, None, None, D(0), 0.0)
 
 

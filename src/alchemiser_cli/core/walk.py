@@ -24,26 +24,23 @@ measures.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from alchemiser_cli.brokers.port import (
-    Broker,
-    BrokerError,
-    DuplicateClientOrderIdError,
-    NotCancelableError,
-    OrderRejectedError,
-    TransientBrokerError,
-)
+from alchemiser_cli.brokers.port import Broker, BrokerError, OrderRejectedError
 from alchemiser_cli.clock import MIN_WAIT, Clock
+from alchemiser_cli.core.order_desk import (
+    OrderDesk,
+    UnknownOrderStateError,
+    WalkConfig,
+    WorkingOrder,
+)
 from alchemiser_cli.core.quote_service import QuoteService
 from alchemiser_cli.domain.events import (
     MarkOut,
     Notice,
     Observer,
     OrderAccepted,
-    OrderProgress,
     OrderSubmitFailed,
     OrderSubmitting,
     StepFinished,
@@ -57,26 +54,15 @@ from alchemiser_cli.domain.ladder import (
     step_price,
 )
 from alchemiser_cli.domain.money import ZERO, bps
-from alchemiser_cli.domain.orders import Order, OrderRequest, OrderStatus, OrderType, TradeUpdate
+from alchemiser_cli.domain.order_ids import MAX_CLIENT_ORDER_ID
+from alchemiser_cli.domain.orders import Order, OrderRequest, OrderStatus, OrderType
 from alchemiser_cli.domain.quotes import AssessedQuote
 from alchemiser_cli.domain.results import StepRecord
 
-MAX_CLIENT_ORDER_ID = 48
+__all__ = ["UnknownOrderStateError", "WalkConfig", "WalkOutcome", "Walker"]
+
 #: How often a repriced step looks at the quote while its order rests.
 REPRICE_CHECK_SECONDS = 1.0
-
-
-class UnknownOrderStateError(Exception):
-    """An order's outcome could not be established; nothing more is sent for it."""
-
-
-@dataclass(frozen=True, slots=True)
-class WalkConfig:
-    cancel_confirm_seconds: float = 10.0
-    poll_interval_seconds: float = 1.0
-    lookup_attempts: int = 3
-    submit_attempts: int = 3
-    markout_seconds: float = 5.0  # 0: no mark-outs
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,36 +76,6 @@ class WalkOutcome:
 
 
 @dataclass(slots=True)
-class _Working:
-    """The order of a walk that is live at the broker."""
-
-    order: Order
-    cid: str
-    step: int
-    order_type: OrderType
-    ratio: Decimal | None
-    price: Decimal | None
-    qty: Decimal
-    bid: Decimal | None  # the quote that priced it
-    ask: Decimal | None
-    total_before: Decimal
-    started: float  # monotonic, at submission
-    last_fill_at: float | None = None
-    #: Shares the trade-updates stream reported as executions of this order; None once an
-    #: event came without its execution's size (then only REST can be believed).
-    stream_filled: Decimal | None = ZERO
-
-    def heard(self, update: TradeUpdate) -> None:
-        """Count an execution the stream reported (``fill`` / ``partial_fill``)."""
-        if update.event in ("fill", "partial_fill") and self.stream_filled is not None:
-            self.stream_filled = None if update.qty is None else self.stream_filled + update.qty
-
-    def accounts_for(self, order: Order) -> bool:
-        """The stream's order agrees with every execution it reported: no event was missed."""
-        return self.stream_filled is not None and order.filled_qty == self.stream_filled
-
-
-@dataclass(slots=True)
 class _Walk:
     symbol: str
     side: Side
@@ -128,7 +84,7 @@ class _Walk:
     id_base: str
     remaining: Decimal
     steps: list[StepRecord] = field(default_factory=list)
-    working: _Working | None = None
+    working: WorkingOrder | None = None
     error: str | None = None
     reprices: int = 0
     markouts: list[asyncio.Task[None]] = field(default_factory=list)
@@ -139,12 +95,11 @@ class _Walk:
 class Walker:
     def __init__(self, broker: Broker, clock: Clock, quotes: QuoteService, emit: Observer,
                  config: WalkConfig) -> None:
-        self._broker = broker
         self._clock = clock
         self._quotes = quotes
         self._emit = emit
         self._cfg = config
-        self._stream_loss_reported = False
+        self._desk = OrderDesk(broker, clock, emit, config)
 
     async def walk(self, *, symbol: str, side: Side, qty: Decimal, profile: WalkProfile,
                    arrival: AssessedQuote, id_base: str) -> WalkOutcome:
@@ -154,7 +109,7 @@ class Walker:
                 await self._final_step(w, arrival)
         except asyncio.CancelledError:
             if w.working is not None:
-                await asyncio.shield(self._cancel_quietly(w.working.order.id))
+                await asyncio.shield(self._desk.cancel_quietly(w.working.order.id))
             for task in w.markouts:
                 task.cancel()
             raise
@@ -233,7 +188,7 @@ class Walker:
             until = deadline
             if profile.reprice:
                 until = min(deadline, self._clock.monotonic() + REPRICE_CHECK_SECONDS)
-            order = await self._wait(live, until)
+            order = await self._desk.wait(live, until)
             if order.status.terminal:
                 self._add(w, self._record(w, live, order, order.status, self._ended(live, order)))
                 if w.error is not None:
@@ -291,7 +246,7 @@ class Walker:
             return
         live = w.working
         assert live is not None
-        order = await self._wait(live, self._clock.monotonic() + profile.market_wait_seconds)
+        order = await self._desk.wait(live, self._clock.monotonic() + profile.market_wait_seconds)
         if order.status.terminal:
             self._add(w, self._record(w, live, order, order.status, self._ended(live, order)))
         else:
@@ -307,7 +262,7 @@ class Walker:
         bid = quote.bid if quote.usable else None
         ask = quote.ask if quote.usable else None
         now = self._clock.now()
-        live = _Working(  # the order is a placeholder until the broker has answered
+        live = WorkingOrder(  # the order is a placeholder until the broker has answered
             order=Order(id="", client_order_id=cid, symbol=w.symbol, side=w.side,
                         type=order_type, qty=w.remaining, filled_qty=ZERO,
                         filled_avg_price=None, limit_price=price, status=OrderStatus.UNKNOWN,
@@ -323,7 +278,7 @@ class Walker:
         ))
         request = OrderRequest(cid, w.symbol, w.side, w.remaining, order_type, price)
         try:
-            order = await self._submit_resolving(request)
+            order = await self._desk.submit_resolving(request)
         except OrderRejectedError as exc:
             return self._failed(w, live, "rejected", f"rejected: {exc}")
         except UnknownOrderStateError as exc:
@@ -335,7 +290,7 @@ class Walker:
         w.working = live
         return True
 
-    def _failed(self, w: _Walk, live: _Working, outcome: str, message: str) -> bool:
+    def _failed(self, w: _Walk, live: WorkingOrder, outcome: str, message: str) -> bool:
         self._emit(OrderSubmitFailed(live.cid, w.symbol, outcome, message, self._clock.now()))
         status = OrderStatus.REJECTED if outcome == "rejected" else OrderStatus.UNKNOWN
         self._add(w, self._record(w, live, None, status, message))
@@ -347,7 +302,7 @@ class Walker:
         assert live is not None
         try:
             final = live.order if live.order.status.terminal else \
-                await self.cancel_and_confirm(live.order, live)
+                await self._desk.cancel_and_confirm(live.order, live)
         except UnknownOrderStateError as exc:
             self._add(w, self._record(w, live, None, OrderStatus.UNKNOWN, str(exc)))
             return False
@@ -361,13 +316,13 @@ class Walker:
         return w.error is None and w.remaining > ZERO
 
     @staticmethod
-    def _rejection(live: _Working, order: Order) -> str | None:
+    def _rejection(live: WorkingOrder, order: Order) -> str | None:
         if order.status is OrderStatus.REJECTED:
             return f"rejected at step {live.step}: {order.reject_reason or 'no reason given'}"
         return None
 
     @classmethod
-    def _ended(cls, live: _Working, order: Order) -> str | None:
+    def _ended(cls, live: WorkingOrder, order: Order) -> str | None:
         """Why the walk must stop when its order ended without this run cancelling it.
 
         Filled is the happy end. Any other end (cancelled by hand or by another process,
@@ -388,7 +343,7 @@ class Walker:
         if rec.error is not None and w.error is None:
             w.error = rec.error
 
-    def _record(self, w: _Walk, live: _Working, order: Order | None, status: OrderStatus,
+    def _record(self, w: _Walk, live: WorkingOrder, order: Order | None, status: OrderStatus,
                 error: str | None) -> StepRecord:
         filled = order.filled_qty if order else ZERO
         rec = StepRecord(
@@ -411,7 +366,7 @@ class Walker:
             w.markouts.append(asyncio.create_task(self._markout(w, live, rec, fill_at)))
         return rec
 
-    async def _markout(self, w: _Walk, live: _Working, rec: StepRecord, fill_at: float) -> None:
+    async def _markout(self, w: _Walk, live: WorkingOrder, rec: StepRecord, fill_at: float) -> None:
         """The mid ``markout_seconds`` after a fill, from the stream (never a REST request)."""
         assert rec.avg_price is not None
         horizon = self._cfg.markout_seconds
@@ -428,134 +383,6 @@ class Walker:
             at=self._clock.now(),
         ))
 
-    async def _submit_resolving(self, request: OrderRequest) -> Order:
-        """Submit once; if the outcome is unknown, look the client_order_id up.
-
-        Only when the lookup proves the order is not at the broker is it sent again, with
-        the *same* client_order_id, so the broker itself refuses any duplicate.
-        """
-        cid = request.client_order_id
-        last: BrokerError | None = None
-        for _ in range(self._cfg.submit_attempts):
-            try:
-                return await self._broker.submit_order(request)
-            except DuplicateClientOrderIdError:
-                adopted = await self._lookup(cid)
-                if adopted is None:
-                    raise UnknownOrderStateError(
-                        f"{cid} already used but not found; stopped") from None
-                return adopted
-            except TransientBrokerError as exc:
-                adopted = await self._lookup(cid)
-                if adopted is not None:
-                    return adopted
-                last = exc
-        raise UnknownOrderStateError(
-            f"submission of {cid} failed {self._cfg.submit_attempts} times ({last}); "
-            "the order is not at the broker")
-
-    async def _lookup(self, cid: str) -> Order | None:
-        """Resolve an unknown submission outcome by client_order_id (never by resending)."""
-        for attempt in range(self._cfg.lookup_attempts):
-            try:
-                found = await self._broker.get_order_by_client_id(cid)
-            except BrokerError:
-                found = None
-            if found is not None:
-                return found
-            await self._clock.sleep(self._cfg.poll_interval_seconds * (attempt + 1))
-        return None
-
-    async def _wait(self, live: _Working, until: float) -> Order:
-        """Wait until the order is terminal or ``until``: trade-updates stream first, REST
-        polling otherwise.
-
-        A terminal state from the stream is believed when it accounts for every execution
-        the stream reported (no event was missed); otherwise one REST read confirms it.
-        When the wait ends with the order still working, the last known state is returned
-        (and kept on ``live``): the caller either waits more or cancels it and confirms
-        that, so no read is spent on an order about to be cancelled.
-        """
-        order = live.order
-        if order.status.terminal:
-            live.order = await self._broker.get_order(order.id)
-            return self._seen(live, live.order)
-        last = order
-        stream_ok = await self._broker.trade_stream_ok()
-        while stream_ok and (left := until - self._clock.monotonic()) > MIN_WAIT:
-            # wait in short slices so a stream that drops mid-wait is noticed
-            update = await self._broker.wait_order_update(order.id, min(left, 1.0))
-            if update is None:
-                stream_ok = await self._broker.trade_stream_ok()
-                continue
-            live.heard(update)
-            last = self._seen(live, update.order)
-            self._emit(OrderProgress(live.cid, order.symbol, last.status.value, last.filled_qty,
-                                     last.filled_avg_price, self._clock.now()))
-            if last.status.terminal:
-                if not live.accounts_for(last):  # an execution the stream never reported
-                    live.order = await self._broker.get_order(order.id)
-                return live.order
-        if not stream_ok:
-            self._report_stream_loss(order.symbol)
-            while (left := until - self._clock.monotonic()) > MIN_WAIT:
-                await self._clock.sleep(min(self._cfg.poll_interval_seconds, left))
-                last = self._seen(live, await self._broker.get_order(order.id))
-                if last.status.terminal:
-                    return last
-        return last
-
-    def _seen(self, live: _Working, order: Order) -> Order:
-        if order.filled_qty > live.order.filled_qty:
-            live.last_fill_at = self._clock.monotonic()
-        live.order = order
-        return order
-
-    def _report_stream_loss(self, symbol: str) -> None:
-        if not self._stream_loss_reported:
-            self._stream_loss_reported = True
-            self._emit(Notice("warning", "trade-update stream lost; polling orders over REST",
-                              symbol))
-
-    async def cancel_and_confirm(self, order: Order, live: _Working | None = None) -> Order:
-        """Cancel, then confirm a terminal state (fills during the cancel count).
-
-        With a healthy stream the cancel's outcome (canceled, or filled meanwhile) is awaited
-        there; it is believed without a REST read when the walk's ``live`` order has heard
-        every execution it reports. Otherwise REST is read until the order is terminal.
-        """
-        # NotCancelable: already terminal (typically filled during the cancel); the re-read tells
-        with contextlib.suppress(NotCancelableError):
-            await self._broker.cancel_order(order.id)
-        deadline = self._clock.monotonic() + self._cfg.cancel_confirm_seconds
-        if await self._broker.trade_stream_ok():
-            while (left := deadline - self._clock.monotonic()) > MIN_WAIT:
-                update = await self._broker.wait_order_update(order.id, min(left, 1.0))
-                if update is not None:
-                    if live is not None:
-                        live.heard(update)
-                    if update.order.status.terminal:
-                        if live is not None and live.accounts_for(update.order):
-                            return update.order  # the stream told the whole story
-                        break
-                elif not await self._broker.trade_stream_ok():
-                    break
-        delay = 0.1
-        while True:
-            current = await self._broker.get_order(order.id)
-            if current.status.terminal:
-                return current
-            if self._clock.monotonic() >= deadline:
-                raise UnknownOrderStateError(
-                    f"cancel of {order.client_order_id} not confirmed within "
-                    f"{self._cfg.cancel_confirm_seconds:g}s (status {current.status}); stopped")
-            await self._clock.sleep(delay)
-            delay = min(delay * 2, 1.0)
-
-    async def _cancel_quietly(self, order_id: str) -> None:
-        try:
-            current = await self._broker.get_order(order_id)
-            if not current.status.terminal:
-                await self.cancel_and_confirm(current)
-        except (BrokerError, UnknownOrderStateError):
-            pass
+    async def cancel_and_confirm(self, order: Order, live: WorkingOrder | None = None) -> Order:
+        """Cancel ``order`` and confirm a terminal state (see :class:`OrderDesk`)."""
+        return await self._desk.cancel_and_confirm(order, live)
