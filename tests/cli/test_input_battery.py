@@ -189,6 +189,9 @@ CASES = {
                          'data_stream_url = "https://stream.data.alpaca.markets/v2/iex"\n'}),
     "unknown symbol to quote": Case(("quote", "SPY", "XYZQ", "--sim"), ExitCode.USAGE,
                                     "error: unknown symbol XYZQ"),
+    "simulator cash beyond range": Case(
+        ("sim", "reset", "--cash", "1e400"), ExitCode.USAGE,
+        "error: --cash: 1e400 is more than the maximum of 1,000,000,000,000"),
     "place above the guard rail": Case(
         ("place", "SPY", "buy", "--notional", "1000000", "--sim"), ExitCode.REFUSED,
         "error: SPY: order of $"),
@@ -216,6 +219,25 @@ def test_hostile_input_gets_a_clear_error_and_places_nothing(capsys, tmp_path, m
     if state.exists():
         assert json.loads(state.read_text())["orders"] == {}
     assert not list(Path("/").glob(".*.tmp"))  # nothing left behind in the filesystem root
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("garbage", "JSONDecodeError"), ('{"now": 5}', "TypeError"), ("[1]", "AttributeError"),
+    ('{"cash": "x"}', "InvalidOperation")])
+def test_an_unreadable_simulator_state_is_a_one_line_error(capsys, tmp_path, text, problem):
+    state = tmp_path / "data" / "sim" / "state.json"
+    assert alch(capsys, "sim", "reset").code == 0
+    state.write_text(text)
+    for args in (("quote", "SPY", "--sim"), ("sim", "status"),
+                 ("rebalance", "p.toml", "--sim", "--yes")):
+        (tmp_path / "p.toml").write_text(PLAIN_PLAN)
+        result = alch(capsys, *args)
+        assert result.code == ExitCode.CONFIG, (args, result.err)
+        assert result.err.startswith(f"error: the simulator state {state} cannot be read "
+                                     f"({problem}"), result.err
+        assert result.err.endswith("; `alch sim reset` starts a fresh one\n"), result.err
+    assert state.read_text() == text  # left as it was for the operator to look at
+    assert alch(capsys, "sim", "reset").code == 0 and alch(capsys, "quote", "SPY", "--sim").code == 0
 
 
 def test_a_utf8_bom_plan_is_accepted(capsys, tmp_path):

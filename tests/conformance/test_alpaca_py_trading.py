@@ -37,6 +37,7 @@ from alpaca.trading.requests import (
     ReplaceOrderRequest,
 )
 
+from alchemiser_cli.brokers.sim.emulator import EmulatorThread
 from tests.conformance.conftest import http, set_faults
 
 D = Decimal
@@ -85,6 +86,42 @@ def test_clock_is_new_york_time_with_real_session_times(trading, emu):
     # spec legacy_clock example: 09:30 and 16:00 New York; NYSE early closes are 13:00
     assert raw["next_open"][11:16] == "09:30"
     assert raw["next_close"][11:16] in ("16:00", "13:00")
+
+
+@pytest.mark.parametrize(("start", "is_open", "next_open", "next_close"), [
+    # Wednesday 2026-11-25, 03:00 New York: before the open
+    (datetime(2026, 11, 25, 8, 0, tzinfo=UTC), False, "2026-11-25T09:30", "2026-11-25T16:00"),
+    # 10:00: in the session; the next open is the next trading day's (Thanksgiving closed)
+    (datetime(2026, 11, 25, 15, 0, tzinfo=UTC), True, "2026-11-27T09:30", "2026-11-25T16:00"),
+    # 17:00: after the close; Friday 2026-11-27 closes early at 13:00
+    (datetime(2026, 11, 25, 22, 0, tzinfo=UTC), False, "2026-11-27T09:30", "2026-11-27T13:00"),
+])
+def test_with_exchange_hours_the_clock_agrees_with_its_own_timestamp(start, is_open, next_open,
+                                                                     next_close):
+    # spec legacy_clock: is_open "whether or not the market is open", next_open/next_close
+    # the next session's times; NYSE Group holiday calendar (2025-12-23) for 2026-11-26/27
+    from alpaca.trading.client import TradingClient
+
+    from tests.conformance.conftest import KEY, SECRET
+
+    with EmulatorThread(key=KEY, secret=SECRET, tick_seconds=0.05, start=start) as emu:
+        set_faults(emu, "market_hours=exchange")
+        trading = TradingClient(KEY, SECRET, paper=True, url_override=emu.base_url)
+        trading._retry = 0
+        clock = trading.get_clock()
+        raw = http(emu, "GET", "/v2/clock").json()
+        assert clock.is_open is is_open and raw["is_open"] is is_open
+        assert raw["timestamp"].startswith(start.astimezone(clock.timestamp.tzinfo)
+                                           .strftime("%Y-%m-%dT%H:%M"))
+        assert raw["next_open"].startswith(next_open) and raw["next_close"].startswith(next_close)
+        assert clock.timestamp < clock.next_close and clock.timestamp < clock.next_open
+        order = trading.submit_order(limit(price=1000.0))
+        time.sleep(0.5)
+        # Alpaca's order lifecycle (docs.alpaca.markets/docs/orders-at-alpaca): accepted is
+        # "received by Alpaca, but hasn't yet been routed to the execution venue. This could
+        # be seen often outside of trading session hours."
+        status = trading.get_order_by_id(order.id).status
+        assert status == (OrderStatus.FILLED if is_open else OrderStatus.ACCEPTED)
 
 
 def test_calendar_lists_trading_days_with_session_times(trading):

@@ -40,6 +40,7 @@ from alchemiser_cli.brokers.sim.state import (
     SimPosition,
     SimState,
     StateLog,
+    market_open,
     save_state,
 )
 from alchemiser_cli.clock import Clock, wait_for
@@ -304,7 +305,7 @@ class SimBroker(AccountReads, OrderLifecycle):
         now = self._clock.now()
         dt = (now - (self._last_fill_time or now)).total_seconds()
         self._last_fill_time = now
-        if dt <= 0 or self.state.faults.market_closed:
+        if dt <= 0 or not market_open(self.state.faults, now):
             self._persist()
             return
         table = self.state.order_table

@@ -95,6 +95,12 @@ def next_session(now: datetime) -> TradingDay:
     return session
 
 
+def in_session(now: datetime) -> bool:
+    """``now`` is within a regular session (09:30 to the close, New York time)."""
+    session = next_session(now)
+    return session.opens_at <= now < session.closes_at
+
+
 def next_open_close(now: datetime) -> tuple[datetime, datetime]:
     """Alpaca's ``next_open`` (strictly after now) and ``next_close``."""
     session = next_session(now)

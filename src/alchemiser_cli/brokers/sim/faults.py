@@ -9,6 +9,7 @@ from typing import Any
 from alchemiser_cli.brokers.sim.state import QUOTE_MODES, SimFaults
 
 SUBMIT_STATUSES = ("accepted", "pending_new", "new")
+MARKET_HOURS = ("always", "exchange")
 
 
 def apply_fault(faults: SimFaults, item: str) -> None:
@@ -54,6 +55,10 @@ def _parse(name: str, current: Any, value: str) -> object:
             if value not in SUBMIT_STATUSES:
                 raise ValueError
             return value
+        if name == "market_hours":
+            if value not in MARKET_HOURS:
+                raise ValueError
+            return value
         if name == "margin_multiplier":
             multiplier = Decimal(value)
             if not Decimal(1) <= multiplier <= Decimal(4):
@@ -69,7 +74,8 @@ def _parse(name: str, current: Any, value: str) -> object:
             raise ValueError
         return number
     except (ValueError, InvalidOperation):
-        hint = f" (one of {', '.join(SUBMIT_STATUSES)})" if name == "submit_status" else ""
+        choices = {"submit_status": SUBMIT_STATUSES, "market_hours": MARKET_HOURS}.get(name)
+        hint = f" (one of {', '.join(choices)})" if choices else ""
         raise ValueError(f"bad value {value!r} for fault {name}{hint}") from None
 
 

@@ -27,7 +27,7 @@ from alchemiser_cli.brokers.port import (
     TransientBrokerError,
 )
 from alchemiser_cli.brokers.sim.order_checks import OrderChecks, OrderSpec, reject
-from alchemiser_cli.brokers.sim.state import SimLaggedFill, SimOrderRecord, SimState
+from alchemiser_cli.brokers.sim.state import SimLaggedFill, SimOrderRecord, SimState, market_open
 from alchemiser_cli.domain.intents import Side
 from alchemiser_cli.domain.money import ZERO
 from alchemiser_cli.domain.orders import (
@@ -231,9 +231,10 @@ class OrderLifecycle(OrderChecks):
         accept_after = timedelta(seconds=faults.accept_latency)
         cancel_after = timedelta(seconds=faults.cancel_latency)
         one_tick = timedelta(seconds=self._tick_seconds)
+        is_open = market_open(faults, now)
         for rec in list(self.state.order_table.open.values()):
             if rec.status in AWAITING_ROUTE:
-                if faults.market_closed or now < datetime.fromisoformat(rec.created_at) + accept_after:
+                if not is_open or now < datetime.fromisoformat(rec.created_at) + accept_after:
                     continue
                 rec.status = OrderStatus.NEW.value
                 rec.routed_at = rec.updated_at = now.isoformat()

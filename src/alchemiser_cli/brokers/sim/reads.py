@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from alchemiser_cli.brokers.port import NotFoundError
 from alchemiser_cli.brokers.sim.calendar import next_open_close
 from alchemiser_cli.brokers.sim.market import generated_symbol, spec_for_generated
+from alchemiser_cli.brokers.sim.state import market_open
 from alchemiser_cli.domain.money import ZERO
 from alchemiser_cli.domain.orders import Account, Asset, MarketClock, Position
 
@@ -79,7 +80,7 @@ class AccountReads:
         try:
             now = self._clock.now()
             next_open, next_close = next_open_close(now)
-            return MarketClock(now, not self.state.faults.market_closed, next_open, next_close)
+            return MarketClock(now, market_open(self.state.faults, now), next_open, next_close)
         finally:
             self._after_call()
 

@@ -33,8 +33,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
+from alchemiser_cli.brokers.sim.calendar import in_session
 from alchemiser_cli.brokers.sim.market import SymbolMarket
 from alchemiser_cli.brokers.sim.matching import QueueState
+from alchemiser_cli.domain.errors import ConfigError
 from alchemiser_cli.domain.orders import OrderStatus
 
 QUOTE_MODES = ("normal", "zero_bid", "zero_ask", "both_zero", "crossed", "stale", "wide")
@@ -59,6 +61,11 @@ class SimFaults:
     # size 10% of the time", alpacahq/alpaca-docs content/trading/paper-trading.md)
     partial_probability: float | None = None
     market_closed: bool = False
+    # "exchange": the market is open only in the NYSE's regular sessions, as Alpaca's clock
+    # says (orders wait `accepted` until the open); "always": open at any hour, a simulator
+    # convenience (the virtual-time `--sim` and the test fixtures). `alch sim serve`
+    # starts with "exchange" (`--hours always` to try it out of hours).
+    market_hours: str = "always"
     account_blocked: bool = False
     lose_submit_response: int = 0  # the next N submissions are placed but time out
     transient_reads: int = 0  # the next N reads answer 429
@@ -334,6 +341,13 @@ def _order(raw: Mapping[str, Any]) -> SimOrderRecord:
     return SimOrderRecord(**{k: v for k, v in raw.items() if k in known})
 
 
+def market_open(faults: SimFaults, now: datetime) -> bool:
+    """Whether the simulated market is open at ``now`` (regular session only)."""
+    if faults.market_closed:
+        return False
+    return faults.market_hours == "always" or in_session(now)
+
+
 def demo_state(seed: int = 7) -> SimState:
     """A small account to rebalance: cash plus a few holdings, one to exit fully."""
     holdings = {
@@ -357,20 +371,30 @@ def log_path(path: Path) -> Path:
 
 
 def load_state(path: Path, seed: int) -> SimState:
-    """The snapshot plus every complete log line written since it."""
+    """The snapshot plus every complete log line written since it.
+
+    A state that cannot be read (edited by hand, another program's file) is a
+    :class:`ConfigError` naming the file and the way out, never an internal error.
+    """
     if not path.is_file():
         return demo_state(seed)
-    state = SimState.from_json(path.read_text())
-    log = log_path(path)
-    if log.is_file():
-        with log.open("rb") as fh:
-            for line in fh:
-                if not line.endswith(b"\n"):
-                    break  # a line cut short (only possible on power loss): stop there
-                entry = json.loads(line)
-                if entry.get("g") == state.generation:
-                    state.apply(entry)
-        state.clear_changes()
+    try:
+        state = SimState.from_json(path.read_text())
+        state.now_dt  # noqa: B018 - the fields every call reads must parse
+        Decimal(state.cash)
+        log = log_path(path)
+        if log.is_file():
+            with log.open("rb") as fh:
+                for line in fh:
+                    if not line.endswith(b"\n"):
+                        break  # a line cut short (only possible on power loss): stop there
+                    entry = json.loads(line)
+                    if entry.get("g") == state.generation:
+                        state.apply(entry)
+            state.clear_changes()
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, ArithmeticError) as exc:
+        raise ConfigError(f"the simulator state {path} cannot be read ({type(exc).__name__}: "
+                          f"{exc}); `alch sim reset` starts a fresh one") from None
     return state
 
 

@@ -6,6 +6,7 @@ With ``--url`` (or ``ALCH_SIM_URL``) the same commands act on a running emulator
 
 
 import json
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -14,13 +15,19 @@ from alchemiser_cli.cli.context import AppContext
 from alchemiser_cli.cli.options import JsonOpt, group
 from alchemiser_cli.domain.errors import UsageError
 
+
+class MarketHours(StrEnum):
+    EXCHANGE = "exchange"
+    ALWAYS = "always"
+
+
 sim_app = group("The offline simulator: reset it, inspect it, inject faults.")
 
 FAULT_HELP = (
     "quote_mode=SYMBOL:MODE (MODE: normal zero_bid zero_ask both_zero crossed stale wide; "
     "SYMBOL may be *), stream_down, trade_stream_down, reject_next=N, reject_symbols=A,B, "
     "halted=A,B, fill_on_cancel=N, stuck_cancel=N, account_blocked, limit_fills, "
-    "partial_probability=P, market_closed, "
+    "partial_probability=P, market_closed, market_hours=always|exchange, "
     "lose_submit_response=N, transient_reads=N, crash_after_calls=N, "
     "submit_status=accepted|pending_new|new, accept_latency=S, cancel_latency=S, "
     "repeat_cancel_204, wash_trade_422, position_lag_seconds=S, drop_event=EVENT[:N], "
@@ -50,7 +57,7 @@ def reset(
 ) -> None:
     """Start a fresh simulated account (the demo portfolio unless --empty/--cash)."""
     from alchemiser_cli.brokers.sim.state import demo_state, save_state
-    from alchemiser_cli.domain.money import parse_decimal
+    from alchemiser_cli.domain.money import MAX_NOTIONAL, parse_decimal
 
     app: AppContext = ctx.obj
     value = None
@@ -61,6 +68,8 @@ def reset(
             raise UsageError(str(exc)) from exc
         if value < 0:
             raise UsageError("--cash must not be negative")
+        if value > MAX_NOTIONAL:
+            raise UsageError(f"--cash: {cash} is more than the maximum of {MAX_NOTIONAL:,}")
     if url:
         _control(url).reset(seed=seed, cash=None if value is None else str(value), empty=empty)
         app.terminal(False).info(f"emulator reset: {url}")
@@ -181,6 +190,9 @@ def serve(
     log_requests: Annotated[bool, typer.Option(
         "--log-requests", help="Print one line per REST request: method, path, status, "
                                "latency, rate-limit remaining.")] = False,
+    hours: Annotated[MarketHours, typer.Option(
+        "--hours", help="exchange: open only in NYSE regular sessions, as Alpaca (orders "
+                        "wait until the open); always: open at any hour.")] = MarketHours.EXCHANGE,
 ) -> None:
     """Serve an Alpaca-compatible emulator (REST + both WebSockets) until Ctrl-C."""
     import asyncio
@@ -192,14 +204,25 @@ def serve(
     settings = app.settings()
     term = app.terminal(False)
     state = demo_state(seed if seed is not None else settings.sim.seed)
+    state.faults.market_hours = hours.value
 
     def ready(url: str) -> None:
+        from datetime import UTC, datetime
+
+        from alchemiser_cli.brokers.sim.calendar import NEW_YORK, in_session, next_open_close
+
         ws = url.replace("http://", "ws://")
         term.line(f"Alpaca emulator on {url} (Ctrl-C to stop). Point alch at it with:")
         term.line(f"  export ALCH_TRADING_URL={url} ALCH_DATA_URL={url}")
         term.line(f"  export ALCH_DATA_STREAM_URL={ws}/v2/iex ALCH_TRADING_STREAM_URL={ws}/stream")
         term.line("  export APCA_API_KEY_ID=<any> APCA_API_SECRET_KEY=<any>   # then use --paper")
         term.line(f"  export ALCH_SIM_URL={url}   # alch sim status/fault/reset act on it")
+        now = datetime.now(UTC)
+        if hours is MarketHours.EXCHANGE and not in_session(now):
+            opens = next_open_close(now)[0].astimezone(NEW_YORK)
+            term.line(f"The market is closed (NYSE hours; next open {opens:%Y-%m-%d %H:%M %Z}): "
+                      "alch refuses to trade until then, as on Alpaca. --hours always "
+                      "keeps it open.")
 
     try:
         asyncio.run(serve_forever(state, host, port, key=key, secret=secret, on_ready=ready,

@@ -24,7 +24,8 @@ class EmulatorThread:
     def __init__(self, state: SimState | None = None, *, key: str | None = None,
                  secret: str | None = None, tick_seconds: float = 0.1, port: int = 0,
                  bar_interval: float = 60.0, rate_limit: int = 200,
-                 log: Callable[[str], None] | None = None) -> None:
+                 log: Callable[[str], None] | None = None,
+                 start: datetime | None = None) -> None:
         self.state = state or demo_state()
         self.key, self.secret = key, secret
         self.tick_seconds = tick_seconds
@@ -32,6 +33,7 @@ class EmulatorThread:
         self.bar_interval = bar_interval
         self.rate_limit = rate_limit
         self.log = log
+        self.start = start  # the emulator's time at start (default: now)
         self.emulator: AlpacaEmulator | None = None
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -71,7 +73,7 @@ class EmulatorThread:
 
     async def _serve(self) -> None:
         self._stop = asyncio.Event()
-        clock = LoopClock(datetime.now(UTC))
+        clock = LoopClock(self.start or datetime.now(UTC))
         self.state.now = clock.now().isoformat()
         async with SimBroker(self.state, clock, tick_seconds=self.tick_seconds) as sim:
             self.emulator = AlpacaEmulator(sim, key=self.key, secret=self.secret,
