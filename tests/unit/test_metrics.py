@@ -123,3 +123,23 @@ def test_exposition_escapes_label_values_and_keeps_timestamps_whole():
                     "marked running.\n# TYPE alch_last_run_running gauge\n"
                     'alch_last_run_running{account="a\\"b\\\\c",broker="paper",'
                     'command="rebalance"} 1\n')
+
+
+def submitting(cid):
+    return {"event": "order_submitting", "client_order_id": cid, "side": "buy",
+            "order_type": "limit", "bid": "10", "ask": "10.02", "limit_price": "10.01"}
+
+
+def test_an_intent_of_a_killed_run_counts_as_placed_and_failed():
+    # run R1 finished its SPY order; run R2 was killed mid-walk after two AAPL steps and
+    # never recorded an outcome: the exposition must still show an order placed, not filled
+    events = [submitting("alch-261125100000abc001-SPY-1"),
+              execution("filled", "10", "100", "1.00", 4.0),
+              submitting("alch-261125110000abc002-AAPL-1"),
+              submitting("alch-261125110000abc002-AAPL-2r1"),
+              submitting("alch-261125110000abc002-AAPL-2")]
+    m = compute(events, runs=2)
+    assert (m.orders, m.orders_filled) == (2, 1)
+    text = prometheus(m)
+    assert f'alch_orders{{{SIM},outcome="placed"}} 2\n' in text
+    assert f'alch_orders{{{SIM},outcome="failed"}} 1\n' in text
