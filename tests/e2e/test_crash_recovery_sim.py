@@ -7,52 +7,22 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from alchemiser_cli.domain.errors import ExitCode
-from alchemiser_cli.domain.events import OrderAccepted, OrderSubmitting, RunStarted
 from alchemiser_cli.journal.store import Journal
 from tests.cli.helpers import alch
-from tests.e2e.test_hostile_operator_sim import (
+from tests.e2e.sim_account import (
     add_open_order,
+    crashed_run,
     open_orders,
     positions,
     state,
     state_path,
 )
-
-AT = datetime.fromisoformat("2026-11-24T14:50:00+00:00")
-
-
-def crashed_run(tmp_path: Path, *, host: str, symbol: str = "MSFT", qty: str = "5",
-                seq: int = 1) -> str:
-    """Journal a place run that died (kill -9) right after its order was accepted, as the
-    run itself would have: returns the order's client_order_id."""
-    journal = Journal(tmp_path / "data" / "journal.sqlite3", host=host, account_key="sim")
-    try:
-        run_id = f"261124145000{journal.installation_id()}{seq:03d}"
-        cid = f"alch-{run_id}-{symbol}-1"
-        journal(RunStarted(run_id, "place", "sim", AT, None))
-        journal(OrderSubmitting(client_order_id=cid, symbol=symbol, side="buy",
-                                order_type="limit", qty=Decimal(qty),
-                                limit_price=Decimal("300.00"), step=1, ratio=Decimal("0.75"),
-                                bid=Decimal("299.99"), ask=Decimal("300.01"), at=AT))
-        journal(OrderAccepted(cid, symbol, "00000000-0000-4000-8000-000000000901", "new", AT))
-    finally:
-        journal.close()
-    return cid
-
-
-@pytest.fixture
-def account(capsys, tmp_path, monkeypatch):
-    monkeypatch.setenv("ALCH_PROFILES__MEDIUM__PROFILE", "seed")
-    assert alch(capsys, "sim", "reset").code == 0
-    alch(capsys, "sim", "fault", "partial_probability=0")
-    return tmp_path
 
 
 def on_host(monkeypatch, name: str) -> None:

@@ -12,75 +12,32 @@ import socket
 import sqlite3
 import subprocess
 import sys
-from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-
-import pytest
 
 from alchemiser_cli.domain.errors import ExitCode
 from alchemiser_cli.domain.events import OrderAccepted
 from alchemiser_cli.domain.money import normalize
 from alchemiser_cli.journal.store import Journal, JournalError
 from tests.cli.helpers import alch
+from tests.e2e.sim_account import (
+    add_open_order,
+    crashed_run,
+    installation,
+    open_orders,
+    positions,
+    state,
+    state_path,
+)
 
 PLAN = str(Path(__file__).parents[2] / "config" / "example-plan.toml")
 
-
-def state_path(tmp_path: Path) -> Path:
-    return tmp_path / "data" / "sim" / "state.json"
-
-
-def state(tmp_path: Path) -> dict:
-    return json.loads(state_path(tmp_path).read_text())
-
-
-def positions(tmp_path: Path) -> dict[str, Decimal]:
-    return {k: Decimal(v["qty"]) for k, v in state(tmp_path)["positions"].items()}
-
-
-def open_orders(tmp_path: Path) -> list[dict]:
-    return [o for o in state(tmp_path)["orders"].values()
-            if o["status"] not in {"filled", "canceled", "rejected", "expired"}]
-
-
-def add_open_order(tmp_path: Path, cid: str, symbol: str, side: str, qty: str, limit: str,
-                   *, age_minutes: float = 0, filled: str = "0") -> None:
-    """Put a resting limit order on the simulated account, as another process would."""
-    s = state(tmp_path)
-    created = (datetime.fromisoformat(s["now"]) - timedelta(minutes=age_minutes)).isoformat()
-    oid = f"00000000-0000-4000-8000-{len(s['orders']) + 1:012d}"
-    s["orders"][oid] = {"id": oid, "client_order_id": cid, "symbol": symbol, "side": side,
-                        "type": "limit", "qty": qty, "limit_price": limit,
-                        "status": "partially_filled" if filled != "0" else "new",
-                        "filled_qty": filled, "filled_notional": str(Decimal(filled) *
-                                                                     Decimal(limit)),
-                        "created_at": created, "updated_at": created, "reject_reason": None}
-    state_path(tmp_path).write_text(json.dumps(s))
-
-
-def installation(tmp_path: Path) -> str:
-    journal = Journal(tmp_path / "data" / "journal.sqlite3")
-    try:
-        return journal.installation_id()
-    finally:
-        journal.close()
-
-
-@pytest.fixture
-def account(capsys, tmp_path, monkeypatch):
-    # the seed walk rests a limit at every step, so an order is live when these tests strike
-    monkeypatch.setenv("ALCH_PROFILES__MEDIUM__PROFILE", "seed")
-    assert alch(capsys, "sim", "reset").code == 0
-    alch(capsys, "sim", "fault", "partial_probability=0")
-    return tmp_path
 
 
 # -- open orders of other runs -----------------------------------------------------------------
 
 def test_a_dead_runs_leftover_is_cancelled_and_reported_before_place_sends_anything(capsys, account):
     # run 001 of this installation died (kill -9) with a half-filled buy of MSFT resting
-    from tests.e2e.test_crash_recovery_sim import crashed_run
 
     dead = crashed_run(account, host=socket.gethostname())
     assert dead == f"alch-261124145000{installation(account)}001-MSFT-1"

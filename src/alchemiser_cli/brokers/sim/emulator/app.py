@@ -103,3 +103,16 @@ class AlpacaEmulator:
 
 def emulator_of(request: web.Request) -> AlpacaEmulator:
     return request.app[EMULATOR]
+
+
+async def open_socket(request: web.Request) -> web.WebSocketResponse:
+    """Upgrade to a WebSocket the emulator tracks (and closes on shutdown); under the
+    ``refuse_streams`` fault it is closed at once (``ws.closed``)."""
+    emu = emulator_of(request)
+    ws = web.WebSocketResponse(heartbeat=None)
+    await ws.prepare(request)
+    if emu.http.refuse_streams:
+        await ws.close()
+    else:
+        emu.sockets.add(ws)
+    return ws

@@ -24,7 +24,7 @@ from typing import Any
 import msgpack
 from aiohttp import WSMsgType, web
 
-from alchemiser_cli.brokers.sim.emulator.app import AlpacaEmulator, emulator_of
+from alchemiser_cli.brokers.sim.emulator.app import AlpacaEmulator, emulator_of, open_socket
 from alchemiser_cli.brokers.sim.emulator.market_data import bar_json, trade_json
 
 ROUTES = web.RouteTableDef()
@@ -109,12 +109,9 @@ def _decode(msg: Any) -> dict[str, Any]:
 async def market_data(request: web.Request) -> web.WebSocketResponse:
     emu = emulator_of(request)
     feed = request.path.rsplit("/", 1)[-1]
-    ws = web.WebSocketResponse(heartbeat=None)
-    await ws.prepare(request)
-    if emu.http.refuse_streams:
-        await ws.close()
+    ws = await open_socket(request)
+    if ws.closed:
         return ws
-    emu.sockets.add(ws)
     session = DataSession(emu, ws)
     pusher: asyncio.Task[None] | None = None
     try:

@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from alchemiser_cli.brokers.sim.emulator.app import AlpacaEmulator, emulator_of
+from alchemiser_cli.brokers.sim.emulator.app import AlpacaEmulator, emulator_of, open_socket
 from alchemiser_cli.brokers.sim.emulator.wire import iso, num, order_json, qty_text
 from alchemiser_cli.domain.orders import TradeUpdate
 
@@ -44,12 +44,9 @@ async def _send(ws: web.WebSocketResponse, payload: dict[str, Any]) -> None:
 
 async def trading(request: web.Request) -> web.WebSocketResponse:
     emu = emulator_of(request)
-    ws = web.WebSocketResponse(heartbeat=None)
-    await ws.prepare(request)
-    if emu.http.refuse_streams:
-        await ws.close()
+    ws = await open_socket(request)
+    if ws.closed:
         return ws
-    emu.sockets.add(ws)
     outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()  # keeps the events in order
 
     def listener(update: TradeUpdate) -> None:
