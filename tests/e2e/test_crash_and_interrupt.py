@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from alchemiser_cli.brokers.sim.state import load_state, save_state
+from alchemiser_cli.brokers.sim.persistence import load_state, save_state
 
 PLAN = str(Path(__file__).parents[2] / "config" / "example-plan.toml")
 

@@ -7,13 +7,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from alchemiser_cli.brokers.sim.broker import SimBroker
-from alchemiser_cli.brokers.sim.state import (
-    SimState,
-    demo_state,
-    load_state,
-    log_path,
-    save_state,
-)
+from alchemiser_cli.brokers.sim.persistence import load_state, log_path, save_state
+from alchemiser_cli.brokers.sim.state import SimState, demo_state
 from alchemiser_cli.clock import LoopClock, run
 from alchemiser_cli.domain.intents import Side
 from alchemiser_cli.domain.orders import OrderRequest, OrderType

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from alchemiser_cli.brokers.port import Broker
-from alchemiser_cli.brokers.sim.state import load_state
+from alchemiser_cli.brokers.sim.persistence import load_state
 from alchemiser_cli.clock import LoopClock
 from alchemiser_cli.domain.errors import ConfigError
 from alchemiser_cli.settings import Settings

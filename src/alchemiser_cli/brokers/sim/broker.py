@@ -34,15 +34,9 @@ from alchemiser_cli.brokers.sim.market import (
     tick_index,
     wide_touch,
 )
+from alchemiser_cli.brokers.sim.persistence import StateLog, save_state
 from alchemiser_cli.brokers.sim.reads import AccountReads
-from alchemiser_cli.brokers.sim.state import (
-    SimOrderRecord,
-    SimPosition,
-    SimState,
-    StateLog,
-    market_open,
-    save_state,
-)
+from alchemiser_cli.brokers.sim.state import SimOrderRecord, SimPosition, SimState, market_open
 from alchemiser_cli.clock import Clock, wait_for
 from alchemiser_cli.domain.intents import Side
 from alchemiser_cli.domain.money import ZERO, tick_for

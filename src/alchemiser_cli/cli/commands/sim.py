@@ -56,7 +56,8 @@ def reset(
     url: UrlOpt = None,
 ) -> None:
     """Start a fresh simulated account (the demo portfolio unless --empty/--cash)."""
-    from alchemiser_cli.brokers.sim.state import demo_state, save_state
+    from alchemiser_cli.brokers.sim.persistence import save_state
+    from alchemiser_cli.brokers.sim.state import demo_state
     from alchemiser_cli.domain.money import MAX_NOTIONAL, parse_decimal
 
     app: AppContext = ctx.obj
@@ -97,7 +98,8 @@ def status(
     from dataclasses import asdict
 
     from alchemiser_cli.brokers.sim.faults import active_faults
-    from alchemiser_cli.brokers.sim.state import SimState, load_state
+    from alchemiser_cli.brokers.sim.persistence import load_state
+    from alchemiser_cli.brokers.sim.state import SimState
 
     app: AppContext = ctx.obj
     term = app.terminal(json_out)
@@ -154,7 +156,8 @@ def fault(
 ) -> None:
     """Switch simulator faults on (NAME or NAME=VALUE) or off (--clear)."""
     from alchemiser_cli.brokers.sim.faults import apply_fault
-    from alchemiser_cli.brokers.sim.state import SimFaults, load_state, save_state
+    from alchemiser_cli.brokers.sim.persistence import load_state, save_state
+    from alchemiser_cli.brokers.sim.state import SimFaults
 
     app: AppContext = ctx.obj
     if url:
