@@ -66,6 +66,8 @@ class Run:
     broker: Scripted
     state: SimState
     events: list[Event]
+    #: Ctrl-C (``cancel_after``) ended the placement as cancelled, not with a result
+    interrupted: bool = False
 
     def orders_by_cid(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -113,12 +115,13 @@ def place(script: Callable[[Scripted], None] | None = None, *, settings: Setting
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+                interrupted = task.cancelled()
                 await clock.sleep(5)  # let an asynchronous cancel complete at the broker
                 result = ExecutionResult(intent, ExecutionStatus.FAILED, D(0), D(0), None, None,
                                          None, (), None, clock.now(), clock.now())
             else:
-                result = await task
-            return Run(result, scripted, state, events)
+                result, interrupted = await task, False
+            return Run(result, scripted, state, events, interrupted)
 
     return run(main, virtual=True)
 
@@ -293,6 +296,7 @@ def test_an_order_that_filled_as_its_cancel_arrived_is_counted_not_reordered():
 # -- Ctrl-C --------------------------------------------------------------------------------
 def test_ctrl_c_cancels_the_resting_order_and_confirms_it():
     run_ = place(cancel_after=10)
+    assert run_.interrupted  # the placement stops: the run does not go on to validate or trade
     assert run_.open_orders() == []
     assert [r.status for r in run_.state.orders.values()] == ["canceled"]
     assert run_.broker.count("cancel_order") == 1
