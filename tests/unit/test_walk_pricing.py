@@ -1,0 +1,101 @@
+"""What the walk sends at each step: the price of a step while our own order rests in the
+quote, the ids and number of repriced orders, and what each step's events say.
+
+Pricing cases are on the ``ticks`` ladder at ratio 0.5 (the nearest tick to the middle
+of the spread, ties to the passive side); walks run on the simulator in virtual time.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, cast
+
+import pytest
+
+from alchemiser_cli.core.order_desk import WorkingOrder
+from alchemiser_cli.core.walk import WalkConfig, Walker, _Walk
+from alchemiser_cli.domain.events import OrderSubmitting, StepFinished
+from alchemiser_cli.domain.intents import Side
+from alchemiser_cli.domain.ladder import LadderKind, WalkProfile
+from alchemiser_cli.domain.orders import Order, OrderStatus, OrderType
+from alchemiser_cli.domain.quotes import AssessedQuote
+from tests.unit.test_walk_profiles import MID, of, place, profile
+from tests.unit.test_walk_submissions import place as place_scripted
+
+D = Decimal
+HALF = D("0.5")
+
+
+class _Quote:
+    def __init__(self, bid: str, ask: str) -> None:
+        self.bid, self.ask = D(bid), D(ask)
+
+
+def price(side: Side, quote: tuple[str, str], resting: tuple[str, str, str] | None) -> Decimal:
+    """The step price for ``quote`` while our order rests at ``resting`` = (price, and the
+    bid and ask it was priced from); None: no order rests."""
+    walker = Walker(cast(Any, None), cast(Any, None), cast(Any, None), lambda e: None,
+                    WalkConfig())
+    w = _Walk("MIDA", side, D(10), WalkProfile(ladder=LadderKind.TICKS), "x", D(10))
+    if resting is not None:
+        at, bid, ask = (D(v) for v in resting)
+        order = cast(Order, None)
+        w.working = WorkingOrder(order, "x-1", 1, OrderType.LIMIT, HALF, at, D(10), D(bid),
+                                 D(ask), D(0), 0.0)
+    return walker._price(w, cast(AssessedQuote, _Quote(*quote)), HALF)
+
+
+@pytest.mark.parametrize(("side", "quote", "resting", "expected"), [
+    # nothing resting: the middle of the spread
+    (Side.BUY, ("10.00", "10.04"), None, "10.02"),
+    (Side.SELL, ("10.00", "10.04"), None, "10.02"),
+    # our own order is the near touch: the step keeps its price instead of chasing itself
+    (Side.BUY, ("10.02", "10.04"), ("10.02", "10.00", "10.04"), "10.02"),
+    (Side.SELL, ("10.00", "10.02"), ("10.02", "10.00", "10.04"), "10.02"),
+    # the far touch moved away: priced between our price and it
+    (Side.BUY, ("10.02", "10.08"), ("10.02", "10.00", "10.04"), "10.05"),
+    (Side.SELL, ("9.96", "10.02"), ("10.02", "10.00", "10.04"), "9.99"),
+    # a public near touch behind our price: never moves back toward the passive side
+    (Side.BUY, ("9.96", "10.04"), ("10.02", "10.00", "10.04"), "10.02"),
+    (Side.SELL, ("10.00", "10.08"), ("10.02", "10.00", "10.04"), "10.02"),
+    # the market moved through our price: priced from the fresh quote
+    (Side.BUY, ("10.05", "10.09"), ("10.02", "10.00", "10.04"), "10.07"),
+    (Side.SELL, ("9.95", "9.99"), ("10.02", "10.00", "10.04"), "9.97"),
+])
+def test_a_step_never_chases_its_own_resting_order(side: Side, quote: tuple[str, str],
+                                                   resting: tuple[str, str, str] | None,
+                                                   expected: str) -> None:
+    assert price(side, quote, resting) == D(expected)
+
+
+@pytest.mark.parametrize(("seed", "max_reprices", "cids"), [
+    (3, 3, ["x-1", "x-1r1", "x-1r2", "x-2", "x-2r1", "x-m"]),  # numbered per step from r1
+    (4, 2, ["x-1", "x-1r1", "x-1r2", "x-2", "x-3", "x-m"]),  # at most max_reprices in a walk
+])
+def test_repriced_orders_are_numbered_per_step_and_capped_per_walk(seed: int, max_reprices: int,
+                                                                   cids: list[str]) -> None:
+    settings = profile("pegged", min_dwell_seconds=4, max_reprices=max_reprices)
+    _result, h = place(MID, settings, seed=seed)
+    assert [e.client_order_id for e in of(h.events, OrderSubmitting)] == cids
+
+
+def test_each_order_announces_how_long_it_will_rest():
+    settings = profile("seed", step_wait_seconds=20, market_wait_seconds=45)
+    _result, h = place(MID, settings)
+    waits = {e.client_order_id: e.wait_seconds for e in of(h.events, OrderSubmitting)}
+    assert waits == {"x-1": 20, "x-2": 20, "x-3": 20, "x-m": 45}
+
+
+def test_each_step_reports_its_broker_order_and_what_is_left():
+    quick = profile("seed", step_wait_seconds=3)
+    run_ = place_scripted(settings=quick, limit_fills=True, partial_probability=1.0,
+                          drop_event={"partial_fill": 1})
+    finished = [e for e in run_.events if isinstance(e, StepFinished)]
+    by_cid = {r.client_order_id: r.id for r in run_.state.orders.values()}
+    assert [(e.client_order_id, e.order_id) for e in finished] == [
+        (e.client_order_id, by_cid[e.client_order_id]) for e in finished]
+    first = finished[0]
+    assert first.status == OrderStatus.CANCELED.value and 0 < first.filled_qty < first.qty
+    assert first.remaining == first.qty - first.filled_qty == finished[1].qty
+    assert first.total_filled == first.filled_qty
+    assert finished[-1].remaining == 0 and finished[-1].total_filled == 10
