@@ -12,9 +12,10 @@ from typing import Any, cast
 
 import pytest
 
+from alchemiser_cli.brokers.port import BrokerError
 from alchemiser_cli.core.order_desk import WorkingOrder
 from alchemiser_cli.core.walk import WalkConfig, Walker, _Walk
-from alchemiser_cli.domain.events import OrderSubmitting, StepFinished
+from alchemiser_cli.domain.events import OrderAccepted, OrderSubmitting, StepFinished
 from alchemiser_cli.domain.intents import Side
 from alchemiser_cli.domain.ladder import LadderKind, WalkProfile
 from alchemiser_cli.domain.orders import Order, OrderStatus, OrderType
@@ -99,3 +100,16 @@ def test_each_step_reports_its_broker_order_and_what_is_left():
     assert first.remaining == first.qty - first.filled_qty == finished[1].qty
     assert first.total_filled == first.filled_qty
     assert finished[-1].remaining == 0 and finished[-1].total_filled == 10
+
+
+def test_a_kept_order_that_cannot_be_cancelled_for_a_new_price_stops_the_walk():
+    # the ticks ladder keeps its order across steps; step 2's price differs, so the order is
+    # cancelled first, and that cancel is refused: nothing more may be sent (x-1 may still
+    # be working), and the run's sweep is left to deal with it
+    def on_event(event: Any, broker: Any) -> None:
+        if isinstance(event, OrderAccepted) and event.client_order_id == "x-1":
+            broker.fail("cancel_order", BrokerError("HTTP 400: cannot cancel"), times=100)
+    run_ = place_scripted(settings=profile("ticks"), intent=MID, on_event=on_event)
+    assert run_.submitting() == ["x-1"]
+    assert run_.result.error == "lost track of x-1: HTTP 400: cannot cancel"
+    assert run_.open_orders() == ["x-1"]
