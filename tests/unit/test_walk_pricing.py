@@ -12,14 +12,23 @@ from typing import Any, cast
 
 import pytest
 
-from alchemiser_cli.brokers.port import BrokerError
+from alchemiser_cli.brokers.port import BrokerError, OrderRejectedError
+from alchemiser_cli.brokers.sim.state import demo_state
 from alchemiser_cli.core.order_desk import WorkingOrder
 from alchemiser_cli.core.walk import WalkConfig, Walker, _Walk
-from alchemiser_cli.domain.events import OrderAccepted, OrderSubmitting, StepFinished
+from alchemiser_cli.domain.events import (
+    Notice,
+    OrderAccepted,
+    OrderSubmitting,
+    QuoteTaken,
+    StepFinished,
+)
 from alchemiser_cli.domain.intents import Side
 from alchemiser_cli.domain.ladder import LadderKind, WalkProfile
 from alchemiser_cli.domain.orders import Order, OrderStatus, OrderType
 from alchemiser_cli.domain.quotes import AssessedQuote
+from alchemiser_cli.domain.results import ExecutionResult
+from tests.conftest import Harness, run_sim
 from tests.unit.test_walk_profiles import MID, of, place, profile
 from tests.unit.test_walk_submissions import place as place_scripted
 
@@ -113,3 +122,67 @@ def test_a_kept_order_that_cannot_be_cancelled_for_a_new_price_stops_the_walk():
     assert run_.submitting() == ["x-1"]
     assert run_.result.error == "lost track of x-1: HTTP 400: cannot cancel"
     assert run_.open_orders() == ["x-1"]
+
+
+def test_a_refused_reprice_ends_the_walk_with_nothing_more_sent():
+    def on_event(event: Any, broker: Any) -> None:
+        if isinstance(event, OrderSubmitting) and "r" in event.client_order_id:
+            broker.fail("submit_order", OrderRejectedError("insufficient buying power", status=403))
+    run_ = place_scripted(settings=profile("pegged", min_dwell_seconds=4), intent=MID,
+                          on_event=on_event)
+    assert run_.submitting() == ["x-1", "x-1r1"]  # no step 2, no market order
+    assert [(s.client_order_id, s.status) for s in run_.result.steps] == [
+        ("x-1", OrderStatus.CANCELED), ("x-1r1", OrderStatus.REJECTED)]
+    assert run_.result.error == "rejected: insufficient buying power"
+    assert run_.open_orders() == []
+
+
+def test_a_repriced_order_is_priced_from_a_quote_on_record():
+    _result, h = place(MID, profile("pegged", min_dwell_seconds=4), seed=3)
+    quoted: tuple[Decimal, Decimal] | None = None
+    repriced = 0
+    for event in h.events:
+        if isinstance(event, QuoteTaken):
+            quoted = (event.bid, event.ask)
+        elif isinstance(event, OrderSubmitting) and "r" in event.client_order_id:
+            assert (event.bid, event.ask) == quoted  # the last quote journaled before it
+            repriced += 1
+    assert repriced == 4
+
+
+def test_a_reprice_id_of_exactly_48_characters_is_used():
+    base = "alch-261124150000abc001-" + "X" * 20  # 44 characters: "-1r1" makes 48
+    _result, h = place(MID, profile("pegged", min_dwell_seconds=4), seed=3, id_base=base)
+    cids = [e.client_order_id for e in of(h.events, OrderSubmitting)]
+    assert f"{base}-1r1" in cids and max(len(c) for c in cids) == 48
+
+
+def test_an_order_that_cannot_be_repriced_for_its_id_rests_its_whole_step():
+    base = "alch-261124150000abc001-" + "X" * 21  # 45 characters: "-1r1" would make 49
+    settings = profile("pegged", min_dwell_seconds=4)
+    result, h = place(MID, settings, seed=3, id_base=base)
+    notices = [e.message for e in of(h.events, Notice) if "48 characters" in e.message]
+    assert notices == [f"{base}-1r1 would exceed 48 characters; the order is not repriced"]
+    assert [s.client_order_id[len(base):] for s in result.steps] == ["-1", "-2", "-3", "-m"]
+    wait = settings.profiles["medium"].step_wait_seconds
+    assert wait is not None and all(s.seconds >= wait for s in result.steps[:3])
+
+
+def test_a_pegged_step_whose_quote_stream_is_lost_rests_its_whole_step():
+    # with no streamed quote to follow, the order is not repriced and rests until the step
+    # ends; the next step's quote is then read over REST
+    async def body(h: Harness) -> tuple[ExecutionResult, Harness]:
+        h.sim.state.faults.limit_fills = False
+        h.listeners.append(lambda e: setattr(h.sim.state.faults, "stream_down", True)
+                           if isinstance(e, OrderAccepted) else None)
+        return await h.placement.place(MID, id_base="x"), h
+
+    settings = profile("pegged", min_dwell_seconds=4)
+    result, h = run_sim(body, settings=settings, state=demo_state(3))
+    wait = settings.profiles["medium"].step_wait_seconds
+    assert wait is not None
+    assert [s.client_order_id for s in result.steps][:1] == ["x-1"]
+    assert result.steps[0].seconds >= wait
+    submitted = [e.at for e in of(h.events, OrderSubmitting)]
+    quotes = [e.at for e in of(h.events, QuoteTaken)]
+    assert (quotes[1] - submitted[0]).total_seconds() >= wait

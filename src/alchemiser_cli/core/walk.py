@@ -183,8 +183,9 @@ class Walker:
         """
         profile = w.profile
         repriced = 0  # in this step, for the client_order_id
-        while w.working is not None:
+        while True:  # every turn ends with an order resting, or returns
             live = w.working
+            assert live is not None
             until = deadline
             if profile.reprice:
                 until = min(deadline, self._clock.monotonic() + REPRICE_CHECK_SECONDS)
@@ -219,7 +220,6 @@ class Walker:
             repriced += 1
             if not await self._open(w, index, OrderType.LIMIT, ratio, target, peeked, cid):
                 return False
-        return w.remaining > ZERO and w.error is None
 
     # -- the final step ---------------------------------------------------------------------
     async def _final_step(self, w: _Walk, arrival: AssessedQuote) -> None:
