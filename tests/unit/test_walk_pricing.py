@@ -7,6 +7,8 @@ of the spread, ties to the passive side); walks run on the simulator in virtual 
 
 from __future__ import annotations
 
+import asyncio
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
@@ -17,17 +19,21 @@ from alchemiser_cli.brokers.sim.state import demo_state
 from alchemiser_cli.core.order_desk import WorkingOrder
 from alchemiser_cli.core.walk import WalkConfig, Walker, _Walk
 from alchemiser_cli.domain.events import (
+    Event,
+    MarkOut,
     Notice,
     OrderAccepted,
+    OrderProgress,
     OrderSubmitting,
     QuoteTaken,
     StepFinished,
 )
-from alchemiser_cli.domain.intents import Side
+from alchemiser_cli.domain.intents import OrderIntent, Side
 from alchemiser_cli.domain.ladder import LadderKind, WalkProfile
 from alchemiser_cli.domain.orders import Order, OrderStatus, OrderType
 from alchemiser_cli.domain.quotes import AssessedQuote
 from alchemiser_cli.domain.results import ExecutionResult
+from alchemiser_cli.settings import load_settings
 from tests.conftest import Harness, run_sim
 from tests.unit.test_walk_profiles import MID, of, place, profile
 from tests.unit.test_walk_submissions import place as place_scripted
@@ -186,3 +192,68 @@ def test_a_pegged_step_whose_quote_stream_is_lost_rests_its_whole_step():
     submitted = [e.at for e in of(h.events, OrderSubmitting)]
     quotes = [e.at for e in of(h.events, QuoteTaken)]
     assert (quotes[1] - submitted[0]).total_seconds() >= wait
+
+
+@pytest.mark.parametrize("horizon", [5.0, 0.5])
+def test_each_mark_out_is_taken_its_horizon_after_the_steps_last_fill(horizon: float):
+    # partial fills, then the step's cancel seconds later: the mid is measured `horizon`
+    # after the fill itself (at the next streamed quote, every 0.5 s), not after the cancel
+    settings = load_settings(profiles={"medium": {"profile": "seed", "step_wait_seconds": 5}},
+                             execution={"markout_seconds": horizon})
+    _result, h = place(OrderIntent("AAPL", Side.BUY, quantity=D(10)), settings,
+                       limit_fills=True, partial_probability=1.0)
+    last_fill: dict[str, datetime] = {}
+    filled: dict[str, Decimal] = {}
+    for e in of(h.events, OrderProgress):
+        if e.filled_qty > filled.get(e.client_order_id, D(0)):
+            filled[e.client_order_id], last_fill[e.client_order_id] = e.filled_qty, e.at
+    marks = {m.client_order_id: m.at for m in of(h.events, MarkOut)}
+    assert set(marks) == set(last_fill) and len(marks) >= 2
+    canceled = [e for e in of(h.events, StepFinished) if e.status == "canceled" and e.filled_qty]
+    assert canceled  # some fill came well before its step ended
+    ends = {e.client_order_id: e.at for e in of(h.events, StepFinished)}
+    for cid, at in marks.items():
+        # (a horizon shorter than the wait for the step's end is measured at that end)
+        since = max(horizon, (ends[cid] - last_fill[cid]).total_seconds())
+        assert since <= (at - last_fill[cid]).total_seconds() < since + 0.6, cid
+
+
+def _mark_out_delay(h: Harness, cid: str) -> float:
+    (mark,) = [m for m in of(h.events, MarkOut) if m.client_order_id == cid]
+    (end,) = [e for e in of(h.events, StepFinished) if e.client_order_id == cid]
+    return (mark.at - end.at).total_seconds()
+
+
+def test_a_fill_during_the_cancel_is_marked_out_from_the_cancel():
+    # 8 shares fill at once, the other 2 as the step's order is cancelled (at its end): the
+    # mark-out counts from that last fill, not from the first
+    settings = load_settings(profiles={"medium": {"profile": "seed", "step_wait_seconds": 5}})
+    result, h = place(OrderIntent("AAPL", Side.BUY, quantity=D(10)), settings,
+                      limit_fills=True, partial_probability=1.0, fill_on_cancel=1)
+    assert [(s.client_order_id, s.filled_qty) for s in result.steps] == [("x-1", 10)]
+    assert 5.0 <= _mark_out_delay(h, "x-1") < 5.6
+
+
+def test_an_update_without_a_fill_does_not_move_the_mark_out():
+    # 8 shares fill at once; 2 s later someone else cancels the order (the walk stops):
+    # the mark-out is still taken 5 s after the fill
+    async def body(h: Harness) -> Harness:
+        h.sim.state.faults.limit_fills = True
+        h.sim.state.faults.partial_probability = 1.0
+        loop = asyncio.get_running_loop()
+
+        def cancel_elsewhere(e: Event) -> None:
+            if isinstance(e, OrderAccepted):
+                loop.call_later(2.5, lambda: loop.create_task(h.sim.cancel_order(e.order_id)))
+        h.listeners.append(cancel_elsewhere)
+        await h.placement.place(OrderIntent("AAPL", Side.BUY, quantity=D(10)), id_base="x")
+        await h.placement.settle()
+        return h
+
+    settings = load_settings(profiles={"medium": {"profile": "seed", "step_wait_seconds": 30}})
+    h = run_sim(body, settings=settings)
+    (fill,) = [e for e in of(h.events, OrderProgress) if e.status == "partially_filled"]
+    (end,) = of(h.events, StepFinished)
+    (mark,) = of(h.events, MarkOut)
+    assert end.status == "canceled" and (end.at - fill.at).total_seconds() >= 1.5
+    assert 5.0 <= (mark.at - fill.at).total_seconds() < 5.6
