@@ -8,7 +8,7 @@ of the spread, ties to the passive side); walks run on the simulator in virtual 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, cast
 
@@ -257,3 +257,22 @@ def test_an_update_without_a_fill_does_not_move_the_mark_out():
     (mark,) = of(h.events, MarkOut)
     assert end.status == "canceled" and (end.at - fill.at).total_seconds() >= 1.5
     assert 5.0 <= (mark.at - fill.at).total_seconds() < 5.6
+
+
+def test_a_steps_duration_is_recorded_to_the_millisecond():
+    class WallClock:  # a wall-clock reading, which is never a round number
+        def monotonic(self) -> float:
+            return 12.3456789
+
+        def now(self) -> datetime:
+            return datetime(2026, 11, 24, 15, tzinfo=UTC)
+
+    events: list[Any] = []
+    walker = Walker(cast(Any, None), cast(Any, WallClock()), cast(Any, None), events.append,
+                    WalkConfig(markout_seconds=0))
+    w = _Walk("MIDA", Side.BUY, D(10), WalkProfile(), "x", D(10))
+    live = WorkingOrder(cast(Order, None), "x-1", 1, OrderType.LIMIT, HALF, D("10.02"), D(10),
+                        D("10.00"), D("10.04"), D(0), 10.0)
+    rec = walker._record(w, live, None, OrderStatus.UNKNOWN, "lost")
+    assert rec.seconds == 2.346
+    assert [e.seconds for e in events if isinstance(e, StepFinished)] == [2.346]

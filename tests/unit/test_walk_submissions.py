@@ -42,6 +42,7 @@ from alchemiser_cli.core.walk import Walker
 from alchemiser_cli.domain.errors import ExitCode
 from alchemiser_cli.domain.events import (
     Event,
+    MarkOut,
     OrderAccepted,
     OrderSubmitFailed,
     OrderSubmitting,
@@ -319,6 +320,18 @@ def test_ctrl_c_while_the_broker_fails_still_stops_the_walk():
     run_ = place(on_event=on_event, cancel_after=10)
     assert run_.open_orders() == ["x-1"]
     assert run_.broker.count("cancel_order") == 0
+
+
+def test_ctrl_c_drops_the_mark_outs_still_being_measured():
+    # step 1 (2 s) fills 8 shares at 1 s and is cancelled; its mark-out is due at 5 s;
+    # Ctrl-C at 4 s ends the walk and no mark-out is taken afterwards
+    settings = load_settings(profiles={"medium": {"profile": "seed", "step_wait_seconds": 2}},
+                             execution={"markout_seconds": 4})
+    run_ = place(settings=settings, limit_fills=True, partial_probability=1.0, cancel_after=4)
+    assert run_.interrupted
+    assert [(e.client_order_id, e.filled_qty) for e in run_.events
+            if isinstance(e, StepFinished)][:1] == [("x-1", 8)]
+    assert not [e for e in run_.events if isinstance(e, MarkOut)]
 
 
 def test_ctrl_c_cancels_the_repriced_walks_live_order_and_its_mark_outs():
