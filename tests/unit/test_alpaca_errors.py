@@ -136,6 +136,9 @@ def test_a_refused_key_names_the_broker_message_never_a_secret():
     assert "(HTTP 403: an HTML page)" in str(auth_error(403, "<html>403</html>"))
     assert "(HTTP 401: no body)" in str(auth_error(401, ""))
     assert "(HTTP 401: plain words)" in str(auth_error(401, "plain words"))
+    # a long body that is not JSON (a proxy's page) is cut to its first 60 characters
+    long = "gateway says no " * 10
+    assert f"(HTTP 401: {long[:60].strip()}); check " in str(auth_error(401, long))
 
 
 # -- the adapter's own boundary (no network: the calls are local functions) --------------------
