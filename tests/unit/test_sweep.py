@@ -561,10 +561,38 @@ def test_an_unseen_order_still_open_is_left_to_the_leftover_cancel_not_reported(
         async def lagging() -> list[Order]:
             return [o for o in await real() if o.client_order_id != open_one]
         desk.scripted.sim.list_open_orders = lagging  # type: ignore[method-assign]
-    done = settle_unseen(setup, [_unsettled(open_one)])
+    filled = cid(DEAD, "MSFT", "2")
+    both = _ended((filled, "filled"))
+
+    async def setup_both(desk: Desk) -> None:
+        await both(desk)
+        await setup(desk)
+    done = settle_unseen(setup_both, [_unsettled(open_one), _unsettled(filled)])
     assert done.outcome == ()
-    assert [e for e in done.desk.events if isinstance(e, LeftoverCancelled)] == []
+    reported = [e.client_order_id for e in done.desk.events if isinstance(e, LeftoverCancelled)]
+    assert reported == [filled]  # the next one is still looked up
     assert status_of(done.state, open_one) == "new"
+
+
+def test_an_unseen_order_that_cannot_be_looked_up_is_left_for_the_next_run():
+    lost, filled = cid(DEAD, "MSFT", "1"), cid(DEAD, "MSFT", "2")
+
+    async def setup(desk: Desk) -> None:
+        await _ended((filled, "filled"))(desk)
+        desk.scripted.fail("get_order_by_client_id", BrokerError("HTTP 400: lookup broken"))
+    done = settle_unseen(setup, [_unsettled(lost), _unsettled(filled)])
+    assert done.outcome == ()
+    reported = [e.client_order_id for e in done.desk.events if isinstance(e, LeftoverCancelled)]
+    assert reported == [filled]  # `lost` is not reported (a later run looks it up again)
+
+
+def test_a_dry_run_says_a_foreign_order_would_refuse_and_changes_nothing():
+    done = prepare(resting(("manual-1", "AAPL")), dry_run=True)
+    assert done.outcome == ()
+    assert done.desk.notices() == [
+        "a rebalance now would refuse: open orders not placed by alch on AAPL: cancel them "
+        "first (they would be rejected as wash trades or double the trade)"]
+    assert status_of(done.state, "manual-1") == "new"
 
 
 def test_a_dry_run_looks_nothing_up_for_orders_that_ended_unseen():
