@@ -276,3 +276,36 @@ def test_a_steps_duration_is_recorded_to_the_millisecond():
     rec = walker._record(w, live, None, OrderStatus.UNKNOWN, "lost")
     assert rec.seconds == 2.346
     assert [e.seconds for e in events if isinstance(e, StepFinished)] == [2.346]
+
+
+def test_settling_a_walk_waits_for_its_mark_outs():
+    # the benchmark's way (bench/cost.py): walk, then settle the walk's own mark-outs
+    async def body(h: Harness) -> tuple[int, int]:
+        arrival = await h.placement.quotes.quote("AAPL")
+        outcome = await h.placement.walker.walk(
+            symbol="AAPL", side=Side.BUY, qty=D(1), profile=WalkProfile(ratios=()),
+            arrival=arrival, id_base="x")
+        before = len(of(h.events, MarkOut))
+        await h.placement.walker.settle(outcome)
+        assert all(task.done() for task in outcome.markouts)
+        return before, len(of(h.events, MarkOut))
+
+    before, after = run_sim(body, settings=load_settings(execution={"markout_seconds": 5}))
+    assert (before, after) == (0, 1)
+
+
+def test_a_mark_out_that_fails_does_not_fail_the_settling():
+    # a mark-out is a measurement: a stream error while taking it is not the walk's failure
+    async def body(h: Harness) -> int:
+        arrival = await h.placement.quotes.quote("AAPL")
+        outcome = await h.placement.walker.walk(
+            symbol="AAPL", side=Side.BUY, qty=D(1), profile=WalkProfile(ratios=()),
+            arrival=arrival, id_base="x")
+
+        async def broken(symbol: str, timeout: float) -> None:
+            raise BrokerError("stream broke")
+        h.placement.quotes.peek = broken  # type: ignore[method-assign, assignment]
+        await h.placement.walker.settle(outcome)
+        return len(of(h.events, MarkOut))
+
+    assert run_sim(body, settings=load_settings(execution={"markout_seconds": 5})) == 0
