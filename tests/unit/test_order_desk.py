@@ -10,17 +10,20 @@ from the ``trade_updates`` stream and an order can always be read over ``GET /v2
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
 
-from alchemiser_cli.core.order_desk import WalkConfig
+from alchemiser_cli.core.order_desk import OrderDesk, WalkConfig
 from alchemiser_cli.core.placement import PlacementConfig
 from alchemiser_cli.domain.events import Event, Notice, OrderAccepted, OrderProgress
 from alchemiser_cli.domain.intents import OrderIntent, Side
+from alchemiser_cli.domain.orders import Order
 from alchemiser_cli.domain.results import ExecutionStatus
 from alchemiser_cli.settings import load_settings
+from tests.conftest import Harness, run_sim
 from tests.unit.scripted import Scripted
 from tests.unit.test_walk_submissions import place
 
@@ -31,6 +34,22 @@ STREAM_LOST = "trade-update stream lost; polling orders over REST"
 def test_the_desk_defaults_are_the_documented_execution_defaults():
     # a desk built without settings waits, polls and measures as `execution.*` documents
     assert PlacementConfig.from_settings(load_settings()).walk == WalkConfig()
+
+    async def body(h: Harness) -> list[float]:
+        seen: list[float] = []
+        lookup = h.broker.get_order_by_client_id
+
+        async def timed(cid: str) -> Order | None:
+            seen.append(h.clock.monotonic())
+            return await lookup(cid)
+        h.broker.get_order_by_client_id = timed  # type: ignore[method-assign]
+        desk = OrderDesk(h.broker, h.clock, lambda e: None, WalkConfig())
+        assert await desk.lookup("never-sent") is None
+        return seen
+
+    seen = run_sim(body)
+    # three lookups (lookup_attempts), 1 s then 2 s apart (poll_interval_seconds x attempt)
+    assert [round(b - a, 6) for a, b in itertools.pairwise(seen)] == [1.0, 2.0]
 
 
 def test_a_trade_stream_lost_mid_step_is_noticed_within_a_second_and_polled_over_rest():
