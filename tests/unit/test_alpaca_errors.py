@@ -11,7 +11,9 @@ client_order_id is 422 "client_order_id must be unique"; 429 "rate limit exceede
 
 from __future__ import annotations
 
+import asyncio
 import time
+from decimal import Decimal
 
 import pytest
 from requests import Response
@@ -136,6 +138,9 @@ def test_a_refused_key_names_the_broker_message_never_a_secret():
     assert "(HTTP 403: an HTML page)" in str(auth_error(403, "<html>403</html>"))
     assert "(HTTP 401: no body)" in str(auth_error(401, ""))
     assert "(HTTP 401: plain words)" in str(auth_error(401, "plain words"))
+    # a long body that is not JSON (a proxy's page) is cut to its first 60 characters
+    long = "gateway says no " * 10
+    assert f"(HTTP 401: {long[:60].strip()}); check " in str(auth_error(401, long))
 
 
 # -- the adapter's own boundary (no network: the calls are local functions) --------------------
@@ -255,3 +260,91 @@ def test_alpaca_py_retries_are_switched_off_on_both_clients():
         assert broker._on_response in broker._data._session.hooks["response"]
     finally:
         broker._pool.shutdown(wait=False)
+
+
+def test_a_422_to_a_read_is_a_plain_broker_error_not_a_cancel_refusal():
+    with pytest.raises(BrokerError) as read:
+        rest(raising(api_error(422, body(42210000, "invalid request"))))
+    assert type(read.value) is BrokerError
+
+
+def test_the_order_calls_say_what_they_were_when_refused():
+    # a refused POST /v2/orders is a rejection (never resent); a 422 to DELETE /v2/orders/{id}
+    # means the order is no longer cancelable (ALPACA_WIRE_AND_SEMANTICS.md §3)
+    from alchemiser_cli.clock import run
+    from alchemiser_cli.domain.intents import Side
+    from alchemiser_cli.domain.orders import OrderRequest, OrderType
+
+    broker = adapter()
+    def refusing(error: BaseException):  # type: ignore[no-untyped-def]
+        def call(*_: object) -> None:
+            raise error
+        return call
+
+    broker._trading.submit_order = refusing(  # type: ignore[method-assign]
+        api_error(403, body(40310000, "insufficient buying power")))
+    broker._trading.cancel_order_by_id = refusing(  # type: ignore[method-assign]
+        api_error(422, body(42210000, "order is not cancelable")))
+
+    async def main() -> tuple[BaseException, BaseException]:
+        try:
+            with pytest.raises(OrderRejectedError) as submitted:
+                await broker.submit_order(OrderRequest("c-1", "AAPL", Side.BUY, Decimal(1),
+                                                       OrderType.LIMIT, Decimal("10.00")))
+            with pytest.raises(NotCancelableError) as cancelled:
+                await broker.cancel_order("o-1")
+            return submitted.value, cancelled.value
+        finally:
+            broker._pool.shutdown(wait=False)
+
+    submitted, cancelled = run(main, virtual=False)
+    assert str(submitted) == "insufficient buying power"
+    assert str(cancelled) == "order is not cancelable"
+
+
+def test_a_pause_shorter_than_a_second_is_still_a_pause():
+    broker = adapter()
+    try:
+        broker._on_response(response(**{"X-RateLimit-Remaining": "0", "Retry-After": "0.5"}))
+        pause = broker.rate_limit_pause()
+        assert pause is not None and 0 < pause <= 0.5
+    finally:
+        broker._pool.shutdown(wait=False)
+
+
+def test_a_broker_that_never_answers_is_a_transient_error_after_the_http_timeout():
+    # alpaca-py sets no timeout of its own (alpaca/common/rest.py, `_one_request`:
+    # `self._session.request(method, url, **opts)`, and no timeout anywhere in that file):
+    # ours turns a hung call into a transient error instead of a walk waiting forever
+    import socket
+    import threading
+
+    from alchemiser_cli.brokers.alpaca.adapter import AlpacaBroker
+    from alchemiser_cli.clock import LoopClock, run
+    from alchemiser_cli.settings import load_settings
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    held: list[socket.socket] = []
+    threading.Thread(target=lambda: held.append(server.accept()[0]), daemon=True).start()
+    url = f"http://127.0.0.1:{server.getsockname()[1]}"
+    settings = load_settings(api_key_id="PKUNIT", api_secret_key="unit-secret",
+                             trading_url=url, data_url=url)
+    broker = AlpacaBroker(settings, paper=True, clock=LoopClock(), http_timeout=0.3)
+
+    async def main() -> float:
+        started = time.monotonic()
+        try:
+            with pytest.raises(TransientBrokerError, match=r"^network error: "):
+                await asyncio.wait_for(broker.get_account(), 10)
+            return time.monotonic() - started
+        finally:
+            broker._pool.shutdown(wait=False)
+
+    try:
+        assert run(main, virtual=False) < 5
+    finally:
+        for conn in held:
+            conn.close()
+        server.close()

@@ -274,3 +274,40 @@ def test_a_sell_of_less_than_the_position_is_a_sell_and_of_all_of_it_a_close():
     assert t["AAA"].intent().close_type is CloseType.PARTIAL
     t = trades_by_symbol(Plan(targets={"AAA": D(0)}), "10000", {"AAA": D(10)})
     assert (t["AAA"].action, t["AAA"].qty, t["AAA"].note) == (Action.CLOSE, D(10), "full exit")
+
+
+def test_each_holdings_current_weight_is_its_share_of_equity():
+    plan = Plan(targets={"AAA": D("0.5"), "BBB": D("0.2")})
+    t = trades_by_symbol(plan, "10000", {"AAA": D(30), "BBB": D("12.5")})
+    assert t["AAA"].current_weight == D("0.3000")  # 30 x $100 of $10,000
+    assert t["BBB"].current_weight == D("0.0625")  # 12.5 x $50
+    assert t["AAA"].target_weight == D("0.5")
+
+
+@pytest.mark.parametrize(("action", "qty"), [(Action.HOLD, "5"), (Action.BUY, "0"),
+                                             (Action.SELL, "0")])
+def test_a_hold_or_a_trade_of_no_shares_never_becomes_an_order(action: Action, qty: str):
+    trade = PlannedTrade("AAA", action, D(10), D("0.5"), D("0.1"), D(15), D(qty), D(100),
+                         Urgency.MEDIUM)
+    with pytest.raises(AssertionError):
+        trade.intent()
+
+
+def test_drift_is_measured_against_the_weight_left_after_the_cash_buffer():
+    # 50% of the 90% invested is 45 shares of AAA ($100); holding 44.8 is 0.2% off: within a
+    # 1% drift threshold (measured against 50% it would be 5.2% off and trade)
+    plan = Plan(targets={"AAA": D("0.5")}, cash_buffer=D("0.1"), drift_threshold=D("0.01"))
+    t = trades_by_symbol(plan, "10000", {"AAA": D("44.8")})
+    assert t["AAA"].action is Action.HOLD and t["AAA"].note == "within drift threshold"
+
+
+def test_a_drift_of_exactly_the_threshold_trades():
+    plan = Plan(targets={"AAA": D("0.45")}, drift_threshold=D("0.01"))
+    t = trades_by_symbol(plan, "10000", {"AAA": D(44)})  # 44% held, 45% wanted
+    assert t["AAA"].action is Action.BUY and t["AAA"].qty == D(1)
+
+
+def test_buys_come_before_the_symbols_left_alone_whatever_their_names():
+    plan = Plan(targets={"AAA": D("0.3"), "BBB": D("0.2")})
+    trades = plan_trades(plan, D(10000), {"AAA": D(30)}, MARKET)  # AAA on target
+    assert [(t.symbol, t.action) for t in trades] == [("BBB", Action.BUY), ("AAA", Action.HOLD)]

@@ -26,10 +26,11 @@ from alchemiser_cli.core.ratelimit import GuardedBroker, RateLimiter
 from alchemiser_cli.core.reconcile import Reconciler, RunOrders, SweepResult, classify, sweep_run
 from alchemiser_cli.core.walk import WalkConfig, Walker
 from alchemiser_cli.domain.errors import BrokerUnavailableError, OtherRunError, RefusedError
-from alchemiser_cli.domain.events import Event, LeftoverCancelled, Notice
+from alchemiser_cli.domain.events import Event, LeftoverCancelled, Notice, OrderProgress
 from alchemiser_cli.domain.intents import Side
 from alchemiser_cli.domain.orders import Order, OrderRequest, OrderStatus, OrderType
 from alchemiser_cli.domain.quotes import QuotePolicy
+from alchemiser_cli.journal.rows import UnsettledOrder
 from tests.unit.scripted import Scripted
 
 T = TypeVar("T")
@@ -491,3 +492,150 @@ def test_a_leftover_already_gone_from_the_broker_is_settled_as_it_was():
     done = prepare(setup)
     assert isinstance(done.outcome, tuple)
     assert [(o.client_order_id, o.status) for o in done.outcome] == [(leftover, OrderStatus.NEW)]
+
+
+# -- orders of dead runs that ended while nobody watched ---------------------------------------
+def _unsettled(client_order_id: str, symbol: str = "MSFT", qty: str = "1") -> UnsettledOrder:
+    tag = client_order_id.split("-")[1]
+    return UnsettledOrder(client_order_id, tag, symbol, "buy", qty, "submitted")
+
+
+def settle_unseen(setup: Callable[[Desk], Awaitable[None]], unsettled: list[UnsettledOrder], *,
+                  dry_run: bool = False) -> Prepared:
+    """The open-order check with the journal's ``unsettled`` orders of dead runs."""
+    async def body(desk: Desk) -> tuple[Order, ...] | Exception:
+        await setup(desk)
+        await desk.clock.sleep(1)
+        reconciler = Reconciler(desk.broker, desk.clock, desk.events.append,
+                                desk.walker.cancel_and_confirm)
+        return await reconciler.prepare(
+            run_id=RUN, live_runs=(), trade_symbols={"AAPL"}, dry_run=dry_run,
+            cancel_orphans=False, orphan_min_age_seconds=900, unsettled=unsettled)
+
+    outcome, state, desk = on_sim(body)
+    return Prepared(outcome, state, desk)
+
+
+def _ended(*fills: tuple[str, str]) -> Callable[[Desk], Awaitable[None]]:
+    """Orders of the dead run that ended: (client_order_id, "filled" | "canceled")."""
+    async def setup(desk: Desk) -> None:
+        for client_order_id, end in fills:
+            desk.scripted.sim.state.faults.limit_fills = end == "filled"
+            await desk.scripted.sim.submit_order(OrderRequest(
+                client_order_id, "MSFT", Side.BUY, D(1),
+                OrderType.MARKET if end == "filled" else OrderType.LIMIT,
+                None if end == "filled" else D("20.00")))
+            await desk.clock.sleep(1)
+            if end == "canceled":
+                order = await desk.scripted.sim.get_order_by_client_id(client_order_id)
+                assert order is not None
+                await desk.scripted.sim.cancel_order(order.id)
+                await desk.clock.sleep(1)
+    return setup
+
+
+def test_dead_runs_orders_that_ended_unseen_are_reported_as_they_ended():
+    filled, canceled, gone = cid(DEAD, "MSFT", "1"), cid(DEAD, "MSFT", "2"), cid(DEAD, "MSFT", "3")
+    done = settle_unseen(_ended((filled, "filled"), (canceled, "canceled")),
+                         [_unsettled(filled), _unsettled(canceled), _unsettled(gone, qty="7")])
+    assert done.outcome == ()
+    reported = [(e.client_order_id, e.run_id, e.status, e.qty, e.filled_qty)
+                for e in done.desk.events if isinstance(e, LeftoverCancelled)]
+    assert reported == [(filled, DEAD, "filled", D(1), D(1)),
+                        (canceled, DEAD, "canceled", D(1), D(0)),
+                        (gone, DEAD, "not_found", D(7), D(0))]  # as the journal knew it
+    # only what filled is worth a warning
+    assert done.desk.notices() == [
+        f"order {filled} of interrupted run {DEAD} filled 1 of 1 MSFT (buy) after its run "
+        "stopped (now filled)"]
+
+
+def test_an_unseen_order_still_open_is_left_to_the_leftover_cancel_not_reported():
+    # the open-orders list lagged: the lookup finds it working, so it is not reported as ended
+    open_one = cid(DEAD, "MSFT")
+
+    async def setup(desk: Desk) -> None:
+        await desk.rest(open_one, "MSFT")
+        real = desk.scripted.sim.list_open_orders
+
+        async def lagging() -> list[Order]:
+            return [o for o in await real() if o.client_order_id != open_one]
+        desk.scripted.sim.list_open_orders = lagging  # type: ignore[method-assign]
+    filled = cid(DEAD, "MSFT", "2")
+    both = _ended((filled, "filled"))
+
+    async def setup_both(desk: Desk) -> None:
+        await both(desk)
+        await setup(desk)
+    done = settle_unseen(setup_both, [_unsettled(open_one), _unsettled(filled)])
+    assert done.outcome == ()
+    reported = [e.client_order_id for e in done.desk.events if isinstance(e, LeftoverCancelled)]
+    assert reported == [filled]  # the next one is still looked up
+    assert status_of(done.state, open_one) == "new"
+
+
+def test_an_unseen_order_that_cannot_be_looked_up_is_left_for_the_next_run():
+    lost, filled = cid(DEAD, "MSFT", "1"), cid(DEAD, "MSFT", "2")
+
+    async def setup(desk: Desk) -> None:
+        await _ended((filled, "filled"))(desk)
+        desk.scripted.fail("get_order_by_client_id", BrokerError("HTTP 400: lookup broken"))
+    done = settle_unseen(setup, [_unsettled(lost), _unsettled(filled)])
+    assert done.outcome == ()
+    reported = [e.client_order_id for e in done.desk.events if isinstance(e, LeftoverCancelled)]
+    assert reported == [filled]  # `lost` is not reported (a later run looks it up again)
+
+
+def test_a_dry_run_says_a_foreign_order_would_refuse_and_changes_nothing():
+    done = prepare(resting(("manual-1", "AAPL")), dry_run=True)
+    assert done.outcome == ()
+    assert done.desk.notices() == [
+        "a rebalance now would refuse: open orders not placed by alch on AAPL: cancel them "
+        "first (they would be rejected as wash trades or double the trade)"]
+    assert status_of(done.state, "manual-1") == "new"
+
+
+def test_a_dry_run_looks_nothing_up_for_orders_that_ended_unseen():
+    filled = cid(DEAD, "MSFT")
+    done = settle_unseen(_ended((filled, "filled")), [_unsettled(filled)], dry_run=True)
+    assert done.outcome == () and done.desk.events == []
+    assert done.desk.scripted.count("get_order_by_client_id") == 0
+
+
+def test_a_dry_run_says_another_runs_orders_would_refuse_and_changes_nothing():
+    theirs = cid(ELSEWHERE, "MSFT")
+    done = prepare(resting((theirs, "MSFT")), dry_run=True)
+    assert done.outcome == ()
+    assert done.desk.notices() == [
+        f"a rebalance now would refuse: 1 open order(s) of another alch run ({ELSEWHERE}: "
+        "another machine, data directory or a run still in progress) on MSFT"]
+    assert status_of(done.state, theirs) == "new"
+
+
+def test_the_sweep_looks_up_every_missed_order_even_after_one_that_is_gone():
+    # the list cannot be read; the first order looked up is unknown to the broker, the
+    # second is still working: it is cancelled all the same
+    gone, working = cid(RUN, "AAPL", "1"), cid(RUN, "AAPL", "2")
+
+    async def body(desk: Desk) -> SweepResult:
+        await desk.rest(working)
+        await desk.clock.sleep(1)
+        desk.scripted.fail("list_open_orders", BrokerError("HTTP 400: list broken"))
+        return await sweep(desk, {gone, working})
+
+    swept, state, _ = on_sim(body)
+    assert status_of(state, working) == "canceled"
+    assert [(o.client_order_id, o.status) for o in swept.settled] == [
+        (working, OrderStatus.CANCELED)]
+
+
+def test_the_sweep_reports_how_each_order_it_settled_ended():
+    async def body(desk: Desk) -> SweepResult:
+        await desk.rest(MINE)
+        await desk.clock.sleep(1)
+        return await sweep(desk, {MINE})
+
+    _, _, desk = on_sim(body)
+    progress = [(e.client_order_id, e.status, e.filled_qty) for e in desk.events
+                if isinstance(e, OrderProgress)]
+    assert progress == [(MINE, "canceled", D(0))]

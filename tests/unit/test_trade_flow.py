@@ -291,7 +291,7 @@ def test_the_other_walks_are_cancelled_not_left_running():
         desk = Desk(clock, {"S1": Fill(seconds=50), "S2": Fill(seconds=1, fails=True),
                             "B1": Fill(seconds=50)})
         tf = TradeFlow(desk.place, MARKET, RESERVE, D(5), D(5000), desk.read_budget,
-                       lambda *_: None, desk.stops.append)
+                       lambda *_: None, desk.stops.append, usable_proceeds=D(1))
         with pytest.raises(RuntimeError):
             await tf.run([sell("S1", "1"), sell("S2", "1")], [buy("B1", "1")])
         return sorted(desk.cancelled)  # as the error reaches the caller
@@ -306,7 +306,7 @@ def test_a_late_walk_that_breaks_cancels_the_other_late_walks():
         desk = Desk(clock, {"S1": Fill(seconds=1, qty="0"), "B1": Fill(seconds=1, fails=True),
                             "B2": Fill(seconds=50)}, cash_later=D(5000))
         tf = TradeFlow(desk.place, MARKET, RESERVE, D(5), D(0), desk.read_budget,
-                       lambda *_: None, desk.stops.append)
+                       lambda *_: None, desk.stops.append, usable_proceeds=D(1))
         with pytest.raises(RuntimeError, match="B1 walk broke"):
             await tf.run([sell("S1", "1")], [buy("B1", "1"), buy("B2", "1")])
         return list(desk.cancelled)
@@ -319,7 +319,7 @@ def test_cancelling_the_flow_cancels_every_walk():
         clock = LoopClock(START)
         desk = Desk(clock, {"S1": Fill(seconds=50), "B1": Fill(seconds=50)})
         tf = TradeFlow(desk.place, MARKET, RESERVE, D(5), D(5000), desk.read_budget,
-                       lambda *_: None, desk.stops.append)
+                       lambda *_: None, desk.stops.append, usable_proceeds=D(1))
         task = asyncio.ensure_future(tf.run([sell("S1", "1")], [buy("B1", "1")]))
         await clock.sleep(3)
         task.cancel()
@@ -336,7 +336,7 @@ def test_cancelling_the_late_buys_cancels_every_one_of_them():
         desk = Desk(clock, {"S1": Fill(seconds=1, qty="0"), "B1": Fill(seconds=50),
                             "B2": Fill(seconds=50)}, cash_later=D(5000))
         tf = TradeFlow(desk.place, MARKET, RESERVE, D(5), D(0), desk.read_budget,
-                       lambda *_: None, desk.stops.append)
+                       lambda *_: None, desk.stops.append, usable_proceeds=D(1))
         task = asyncio.ensure_future(tf.run([sell("S1", "1")], [buy("B1", "1"), buy("B2", "1")]))
         await clock.sleep(5)
         task.cancel()

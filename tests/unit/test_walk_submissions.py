@@ -42,6 +42,7 @@ from alchemiser_cli.core.walk import Walker
 from alchemiser_cli.domain.errors import ExitCode
 from alchemiser_cli.domain.events import (
     Event,
+    MarkOut,
     OrderAccepted,
     OrderSubmitFailed,
     OrderSubmitting,
@@ -66,6 +67,8 @@ class Run:
     broker: Scripted
     state: SimState
     events: list[Event]
+    #: Ctrl-C (``cancel_after``) ended the placement as cancelled, not with a result
+    interrupted: bool = False
 
     def orders_by_cid(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -113,12 +116,13 @@ def place(script: Callable[[Scripted], None] | None = None, *, settings: Setting
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+                interrupted = task.cancelled()
                 await clock.sleep(5)  # let an asynchronous cancel complete at the broker
                 result = ExecutionResult(intent, ExecutionStatus.FAILED, D(0), D(0), None, None,
                                          None, (), None, clock.now(), clock.now())
             else:
-                result = await task
-            return Run(result, scripted, state, events)
+                result, interrupted = await task, False
+            return Run(result, scripted, state, events, interrupted)
 
     return run(main, virtual=True)
 
@@ -293,6 +297,7 @@ def test_an_order_that_filled_as_its_cancel_arrived_is_counted_not_reordered():
 # -- Ctrl-C --------------------------------------------------------------------------------
 def test_ctrl_c_cancels_the_resting_order_and_confirms_it():
     run_ = place(cancel_after=10)
+    assert run_.interrupted  # the placement stops: the run does not go on to validate or trade
     assert run_.open_orders() == []
     assert [r.status for r in run_.state.orders.values()] == ["canceled"]
     assert run_.broker.count("cancel_order") == 1
@@ -315,6 +320,18 @@ def test_ctrl_c_while_the_broker_fails_still_stops_the_walk():
     run_ = place(on_event=on_event, cancel_after=10)
     assert run_.open_orders() == ["x-1"]
     assert run_.broker.count("cancel_order") == 0
+
+
+def test_ctrl_c_drops_the_mark_outs_still_being_measured():
+    # step 1 (2 s) fills 8 shares at 1 s and is cancelled; its mark-out is due at 5 s;
+    # Ctrl-C at 4 s ends the walk and no mark-out is taken afterwards
+    settings = load_settings(profiles={"medium": {"profile": "seed", "step_wait_seconds": 2}},
+                             execution={"markout_seconds": 4})
+    run_ = place(settings=settings, limit_fills=True, partial_probability=1.0, cancel_after=4)
+    assert run_.interrupted
+    assert [(e.client_order_id, e.filled_qty) for e in run_.events
+            if isinstance(e, StepFinished)][:1] == [("x-1", 8)]
+    assert not [e for e in run_.events if isinstance(e, MarkOut)]
 
 
 def test_ctrl_c_cancels_the_repriced_walks_live_order_and_its_mark_outs():

@@ -132,9 +132,8 @@ class OrderDesk:
         that, so no read is spent on an order about to be cancelled.
         """
         order = live.order
-        if order.status.terminal:
-            live.order = await self._broker.get_order(order.id)
-            return self.seen(live, live.order)
+        if order.status.terminal:  # ended before the wait (the broker's own answer): final
+            return order
         last = order
         stream_ok = await self._broker.trade_stream_ok()
         while stream_ok and (left := until - self._clock.monotonic()) > MIN_WAIT:

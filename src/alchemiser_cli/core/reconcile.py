@@ -94,8 +94,7 @@ class Reconciler:
         self._cancel_confirm = cancel_confirm
 
     async def prepare(self, *, run_id: str, live_runs: Collection[str], trade_symbols: Collection[str],
-                      dry_run: bool = False, cancel_orphans: bool = False,
-                      orphan_min_age_seconds: float = 900.0,
+                      dry_run: bool, cancel_orphans: bool, orphan_min_age_seconds: float,
                       known_runs: Callable[[Collection[str]], Collection[str]] | None = None,
                       unsettled: Sequence[UnsettledOrder] = ()) -> tuple[Order, ...]:
         """Refuse on orders we must not touch, then cancel our leftovers and look up what

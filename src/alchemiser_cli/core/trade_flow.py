@@ -50,7 +50,7 @@ class TradeFlow:
     on_stop: Callable[[list[str]], None]
     #: Of each dollar a sell realises, what buys may be given (``sizing.hold_factor``: the
     #: broker holds more than a buy's cost while its market order is open).
-    usable_proceeds: Decimal = Decimal(1)
+    usable_proceeds: Decimal
 
     def cost(self, trade: PlannedTrade) -> Decimal:
         return trade.qty * self.market[trade.symbol].ask * (1 + self.reserve)

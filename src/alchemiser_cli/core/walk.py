@@ -183,8 +183,9 @@ class Walker:
         """
         profile = w.profile
         repriced = 0  # in this step, for the client_order_id
-        while w.working is not None:
+        while True:  # every turn ends with an order resting, or returns
             live = w.working
+            assert live is not None
             until = deadline
             if profile.reprice:
                 until = min(deadline, self._clock.monotonic() + REPRICE_CHECK_SECONDS)
@@ -219,12 +220,10 @@ class Walker:
             repriced += 1
             if not await self._open(w, index, OrderType.LIMIT, ratio, target, peeked, cid):
                 return False
-        return w.remaining > ZERO and w.error is None
 
     # -- the final step ---------------------------------------------------------------------
     async def _final_step(self, w: _Walk, arrival: AssessedQuote) -> None:
-        if w.remaining <= ZERO:
-            return
+        """The market order or marketable limit (the limit steps left shares to fill)."""
         profile = w.profile
         quote = w.final_quote or (await self._quotes.quote(w.symbol) if profile.ratios
                                   else arrival)
@@ -340,7 +339,7 @@ class Walker:
         w.steps.append(rec)
         w.remaining -= rec.filled_qty
         w.working = None
-        if rec.error is not None and w.error is None:
+        if w.error is None:  # the first error is the walk's (any error ends it)
             w.error = rec.error
 
     def _record(self, w: _Walk, live: WorkingOrder, order: Order | None, status: OrderStatus,

@@ -261,7 +261,8 @@ class SimBroker(AccountReads, OrderLifecycle):
         return not self.state.faults.trade_stream_down
 
     async def wait_order_update(self, order_id: str, timeout: float) -> TradeUpdate | None:
-        if self.state.faults.trade_stream_down:
+        if self.state.faults.trade_stream_down:  # a lost stream delivers nothing: the wait
+            await self._clock.sleep(timeout)  # times out, as the adapter's queue does
             return None
         queue = self._updates.setdefault(order_id, asyncio.Queue())
         return await wait_for(queue.get(), timeout)
