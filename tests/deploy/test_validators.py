@@ -32,6 +32,11 @@ def test_a_missing_python_validator_fails_even_outside_ci(monkeypatch, tmp_path)
 def test_only_a_missing_systemd_tool_is_skipped_and_the_skip_says_why(monkeypatch, tmp_path):
     monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
     monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("CI", raising=False)
     for tool in SYSTEM_VALIDATORS:
         with pytest.raises(pytest.skip.Exception, match=f"{tool} is not installed.*apt-get"):
+            validator(tool)
+    monkeypatch.setenv("CI", "true")  # where CI promises the tool is installed, it fails
+    for tool in SYSTEM_VALIDATORS:
+        with pytest.raises(pytest.fail.Exception, match=f"{tool} is not installed.*apt-get"):
             validator(tool)
