@@ -147,8 +147,9 @@ def test_quote_watch_piped_prints_timestamped_lines_and_json_with_times(tmp_path
         proc = subprocess.Popen([*base, *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, cwd=tmp_path, env={**os.environ, "NO_COLOR": "1"})
         assert proc.stdout is not None
-        first = proc.stdout.readline()  # the watch is running (startup may be slow under load)
-        time.sleep(1)
+        # interrupt once the watch has printed four lines (two refreshes): its start-up and
+        # refreshes may be slow on a loaded machine, so count lines, not seconds
+        first = "".join(proc.stdout.readline() for _ in range(4))
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
         out = first + out
